@@ -1,0 +1,73 @@
+# Character Ecosystem — every command a newcomer needs. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SERVICES_ENV := var/services.env
+WITH_SERVICES := set -a && . ./$(SERVICES_ENV) && set +a &&
+
+.PHONY: run run-full services services-stop test lint format bench load migrate clean vendor browser help
+
+help:
+	@echo "make run        embedded mode: SQLite, in-process clock, demo data, http://127.0.0.1:$(PORT)/"
+	@echo "make run-full   full stack: PostgreSQL, Redis, Neo4j, Celery worker + beat, Daphne"
+	@echo "make services   start PostgreSQL, Redis and Neo4j on loopback (idempotent)"
+	@echo "make test       the whole suite against the real services"
+	@echo "make lint       ruff + mypy (+ tsc on the observatory's JavaScript)"
+	@echo "make bench      benchmarks (prints tables)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+vendor: $(VENV)/.base-installed
+	@scripts/vendor.sh
+
+migrate: $(VENV)/.base-installed
+	$(BIN)/python manage.py migrate --noinput -v 0
+
+run: $(VENV)/.base-installed vendor migrate
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py run_ecosystem --port $(PORT)
+
+services: $(VENV)/.base-installed
+	docker/local/services.sh start
+
+services-stop:
+	docker/local/services.sh stop
+
+run-full: $(VENV)/.base-installed vendor services
+	$(WITH_SERVICES) $(BIN)/python manage.py migrate --noinput -v 0
+	$(WITH_SERVICES) $(BIN)/python manage.py install_graph_constraints
+	$(WITH_SERVICES) $(BIN)/python manage.py seed_demo
+	$(WITH_SERVICES) scripts/run_full.sh $(PORT)
+
+browser:
+	@scripts/install_browser.sh
+
+test: $(VENV)/.dev-installed vendor browser services
+	$(WITH_SERVICES) DJANGO_SETTINGS_MODULE=ecosystem_project.settings.test \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.dev-installed vendor services
+	$(WITH_SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var/db.sqlite3 var/staticfiles

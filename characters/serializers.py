@@ -1,0 +1,63 @@
+from rest_framework import serializers
+
+from .models import Character, Ecosystem
+from .selectors import ecosystem_list
+
+
+class StrictSerializerMixin:
+    """Unknown fields are an error, not silently dropped."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        if isinstance(data, dict):
+            known = set(self.fields)  # type: ignore[attr-defined]
+            unknown = sorted(set(data) - known)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class EcosystemSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    character_count = serializers.IntegerField(read_only=True, default=0)
+
+    class Meta:
+        model = Ecosystem
+        fields = ("id", "name", "description", "last_seq", "character_count", "created")
+        read_only_fields = ("id", "last_seq", "created")
+
+
+class CharacterSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    ecosystem = serializers.PrimaryKeyRelatedField(queryset=Ecosystem.objects.none())
+
+    class Meta:
+        model = Character
+        fields = (
+            "id",
+            "ecosystem",
+            "name",
+            "bio",
+            "openness",
+            "conscientiousness",
+            "extraversion",
+            "agreeableness",
+            "neuroticism",
+            "pleasure",
+            "arousal",
+            "dominance",
+            "emotion",
+            "energy",
+            "status",
+            "created",
+        )
+        read_only_fields = ("id", "emotion", "created")
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        field = self.fields["ecosystem"]
+        if request is not None and request.user.is_authenticated:
+            # A foreign ecosystem id reads as "does not exist": no hint it is someone's.
+            field.queryset = ecosystem_list(user=request.user)  # type: ignore[attr-defined]
+        if self.instance is not None and not isinstance(self.instance, list):
+            field.read_only = True

@@ -1,0 +1,78 @@
+"""Writes for ecosystems and characters."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from . import emotion, energy
+from .models import Character, Ecosystem
+
+
+def ecosystem_create(*, owner: AbstractBaseUser, name: str, description: str = "") -> Ecosystem:
+    return Ecosystem.objects.create(owner=owner, name=name, description=description)
+
+
+def ecosystem_update(*, ecosystem: Ecosystem, **fields: Any) -> Ecosystem:
+    for field, value in fields.items():
+        setattr(ecosystem, field, value)
+    ecosystem.full_clean()
+    ecosystem.save(update_fields=list(fields))
+    return ecosystem
+
+
+@transaction.atomic
+def character_create(*, ecosystem: Ecosystem, name: str, **fields: Any) -> Character:
+    """Create a character whose mood starts at its personality's baseline."""
+    character = Character(ecosystem=ecosystem, name=name, **fields)
+    if not any(field in fields for field in ("pleasure", "arousal", "dominance")):
+        character_set_emotion(character=character, state=emotion.baseline(character.personality))
+    else:
+        character.emotion = emotion.label(character_emotion(character=character))
+    character.full_clean()
+    character.save()
+    return character
+
+
+def character_update(*, character: Character, **fields: Any) -> Character:
+    for field, value in fields.items():
+        setattr(character, field, value)
+    character.emotion = emotion.label(character_emotion(character=character))
+    character.full_clean()
+    character.save()
+    return character
+
+
+def character_emotion(*, character: Character) -> emotion.PAD:
+    return emotion.PAD(
+        pleasure=character.pleasure, arousal=character.arousal, dominance=character.dominance
+    )
+
+
+def character_set_emotion(*, character: Character, state: emotion.PAD) -> None:
+    character.pleasure = state.pleasure
+    character.arousal = state.arousal
+    character.dominance = state.dominance
+    character.emotion = emotion.label(state)
+
+
+def character_bring_up_to_date(*, character: Character, now: Any = None) -> None:
+    """Apply emotional decay and energy recovery for the idle time since the last update.
+
+    Mutates the instance only; the caller saves it (inside its own transaction).
+    """
+    now = now or timezone.now()
+    idle_seconds = max(0.0, (now - character.state_updated_at).total_seconds())
+    if idle_seconds <= 0:
+        return
+    personality = character.personality
+    character_set_emotion(
+        character=character,
+        state=emotion.decay(
+            character_emotion(character=character), personality, elapsed_seconds=idle_seconds
+        ),
+    )
+    character.energy = energy.recover(character.energy, personality, idle_seconds=idle_seconds)
+    character.status = energy.next_status(character.energy, character.status)
+    character.state_updated_at = now

@@ -1,0 +1,61 @@
+"""REST plumbing shared by every app: the error envelope and small helpers for views."""
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import ApplicationError
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        field, value = next(iter(detail.items()))
+        inner = _first_message(value)
+        return inner if field == "non_field_errors" else f"{field}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every error answers ``{"detail": ..., "code": ...}`` (plus ``errors`` per field)."""
+    if isinstance(exc, ApplicationError):
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
+        if exc.status_code == status.HTTP_409_CONFLICT:
+            body.setdefault("success", False)
+            body.setdefault("reason", exc.message)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.messages)
+    if isinstance(exc, RequestDataTooBig):
+        exc = exceptions.ParseError("Request body is too large.")
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("Not found.")
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "detail": _first_message(exc.detail),
+            "code": "invalid",
+            "errors": exc.detail,
+        }
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {
+            "detail": _first_message(exc.detail),
+            "code": codes if isinstance(codes, str) else "error",
+        }
+    return response
+
+
+def api_route(route: str, view: Any, name: str) -> Any:
+    """A URL pattern whose trailing slash is optional (DESIGN.md: REST)."""
+    from django.urls import re_path
+
+    return re_path(rf"^{route}/?$", view, name=name)

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from .api import api_route
+from .health import HealthApi
+
+api_v1 = [
+    api_route("auth/token", TokenObtainPairView.as_view(), "token-obtain"),
+    api_route("auth/token/refresh", TokenRefreshView.as_view(), "token-refresh"),
+    api_route("health", HealthApi.as_view(), "health"),
+    path("", include("characters.urls")),
+    path("", include("relationships.urls")),
+    path("", include("scenarios.urls")),
+    path("", include("observatory.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("observatory.page_urls")),
+]

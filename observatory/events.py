@@ -1,0 +1,111 @@
+"""The event log and its broadcast.
+
+Events are written inside the caller's transaction with the next ``seq`` of their ecosystem
+(taken under the ecosystem row's lock, so commit order equals ``seq`` order), and published to
+the ecosystem's channel group after commit. The log, not the channel layer, is the source of
+truth: an observer that misses a broadcast fills the gap from the database.
+"""
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from characters.models import Ecosystem
+
+from .models import Event
+
+logger = logging.getLogger(__name__)
+
+EventSpec = tuple[str, dict[str, Any]]
+
+
+def ecosystem_group_name(ecosystem_id: uuid.UUID | str) -> str:
+    """The channel-layer group of one ecosystem's observers: ``ecosystem.<uuid-hex>``."""
+    return f"ecosystem.{uuid.UUID(str(ecosystem_id)).hex}"
+
+
+def _allocate_seqs(*, ecosystem_id: uuid.UUID, count: int) -> int:
+    """Advance the ecosystem's counter by ``count`` and return the new last seq.
+
+    The UPDATE takes the row lock and holds it until the surrounding transaction commits, so
+    two writers on one ecosystem get disjoint ranges and commit in ``seq`` order.
+    """
+    table = Ecosystem._meta.db_table
+    pk = Ecosystem._meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq",  # noqa: S608
+            [count, pk.get_db_prep_value(ecosystem_id, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Ecosystem.DoesNotExist(f"Ecosystem {ecosystem_id} does not exist.")
+    return int(row[0])
+
+
+def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> list[Event]:
+    """Write events in the current transaction; broadcast them once it commits."""
+    if not events:
+        return []
+    if not connection.in_atomic_block:
+        raise RuntimeError("events_append must run inside transaction.atomic()")
+    last_seq = _allocate_seqs(ecosystem_id=ecosystem_id, count=len(events))
+    first_seq = last_seq - len(events) + 1
+    now = timezone.now()
+    rows = [
+        Event(ecosystem_id=ecosystem_id, seq=first_seq + offset, type=event_type, payload=payload, created=now)
+        for offset, (event_type, payload) in enumerate(events)
+    ]
+    Event.objects.bulk_create(rows)
+    envelopes = [row.envelope() for row in rows]
+    transaction.on_commit(lambda: events_broadcast(ecosystem_id=ecosystem_id, envelopes=envelopes))
+    return rows
+
+
+def events_broadcast(*, ecosystem_id: uuid.UUID | str, envelopes: list[dict[str, Any]]) -> None:
+    """Publish committed events to the ecosystem's observers. A failure here loses nothing:
+    observers resume from the log."""
+    channel_layer = get_channel_layer()
+    if channel_layer is None or not envelopes:
+        return
+    message = {"type": "event.publish", "events": envelopes}
+    try:
+        async_to_sync(channel_layer.group_send)(ecosystem_group_name(ecosystem_id), message)
+    except (RedisError, OSError) as error:
+        logger.warning("Broadcast of events %s.. failed: %s", envelopes[0]["seq"], error)
+
+
+def events_since(*, ecosystem_id: uuid.UUID | str, since: int, limit: int = 500) -> list[Event]:
+    return list(
+        Event.objects.filter(ecosystem_id=ecosystem_id, seq__gt=since).order_by("seq")[:limit]
+    )
+
+
+def events_oldest_retained_seq(*, ecosystem_id: uuid.UUID | str) -> int | None:
+    return (
+        Event.objects.filter(ecosystem_id=ecosystem_id)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+
+
+def events_prune(*, older_than: timedelta | None = None) -> int:
+    """Delete events past retention (``EVENT_RETENTION_DAYS``); returns how many."""
+    horizon = timezone.now() - (older_than or timedelta(days=settings.EVENT_RETENTION_DAYS))
+    deleted, _ = Event.objects.filter(created__lt=horizon).delete()
+    return deleted
+
+
+def envelopes_of(rows: Iterable[Event]) -> list[dict[str, Any]]:
+    return [row.envelope() for row in rows]

@@ -1,0 +1,3 @@
+"""REST endpoints of the observatory app (events, dashboard, graph)."""
+
+urlpatterns: list = []

@@ -1,0 +1,80 @@
+"""The demo ecosystem `make run` starts with: a user, eight characters and a scenario."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from characters.models import Character, Ecosystem
+from characters.services import character_create, ecosystem_create
+
+from .models import Scenario
+from .services.scenarios import scenario_create
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-ecosystem"  # noqa: S105 - printed on purpose: a local demo account
+DEMO_ECOSYSTEM_NAME = "Harbor Town"
+
+# name, bio, (openness, conscientiousness, extraversion, agreeableness, neuroticism)
+DEMO_CAST = (
+    ("Mira", "A restless painter who runs the harbor gallery.", (0.9, 0.35, 0.75, 0.6, 0.55)),
+    ("Tobias", "The harbor master; precise, proud and short on patience.", (0.3, 0.9, 0.55, 0.25, 0.4)),
+    ("Ines", "A nurse who knows everyone's secrets and keeps them.", (0.6, 0.75, 0.45, 0.9, 0.3)),
+    ("Rafael", "A fisherman and storyteller who never met a stranger.", (0.55, 0.3, 0.95, 0.7, 0.2)),
+    ("Yuki", "A quiet astronomer, newly arrived, watching everything.", (0.85, 0.7, 0.15, 0.65, 0.6)),
+    ("Bram", "The baker; blunt, generous, quick to anger, quicker to forgive.", (0.4, 0.6, 0.7, 0.45, 0.7)),
+    ("Selene", "A lawyer home from the city, ambitious and guarded.", (0.65, 0.85, 0.5, 0.3, 0.5)),
+    ("Otto", "A retired sailor who distrusts change and newcomers.", (0.2, 0.55, 0.3, 0.35, 0.65)),
+)
+
+DEMO_SCENARIO = {
+    "title": "The storm festival",
+    "setting": "the harbor square, hours before the storm festival opens",
+    "mood": "excited but tense",
+    "objectives": ["finish the lantern boats before dusk", "decide who leads the parade"],
+    "duration_minutes": 240,
+    "tick_seconds": 4.0,
+    "seed": 7,
+}
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    ecosystem: Ecosystem
+    created: bool
+
+
+@transaction.atomic
+def demo_seed() -> DemoSeed:
+    """Create the demo user, ecosystem, cast and scenario once; afterwards keep what exists
+    and only restart the demo scenario when none is playing."""
+    user_model = get_user_model()
+    user, user_created = user_model.objects.get_or_create(username=DEMO_USERNAME)
+    if user_created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    ecosystem = Ecosystem.objects.filter(owner=user, name=DEMO_ECOSYSTEM_NAME).first()
+    created = ecosystem is None
+    if ecosystem is None:
+        ecosystem = ecosystem_create(
+            owner=user,
+            name=DEMO_ECOSYSTEM_NAME,
+            description="A small harbor town on the night of its storm festival.",
+        )
+        for name, bio, traits in DEMO_CAST:
+            openness, conscientiousness, extraversion, agreeableness, neuroticism = traits
+            character_create(
+                ecosystem=ecosystem,
+                name=name,
+                bio=bio,
+                openness=openness,
+                conscientiousness=conscientiousness,
+                extraversion=extraversion,
+                agreeableness=agreeableness,
+                neuroticism=neuroticism,
+            )
+    if not ecosystem.scenarios.exclude(status=Scenario.Status.ENDED).exists():
+        cast = list(ecosystem.characters.exclude(status=Character.Status.ARCHIVED)[:6])
+        if len(cast) >= 2:
+            scenario_create(ecosystem=ecosystem, participants=cast, **DEMO_SCENARIO)
+    return DemoSeed(ecosystem=ecosystem, created=created)
