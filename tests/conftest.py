@@ -1,0 +1,59 @@
+"""Shared fixtures. The suite runs against the real services of `make services`
+(var/services.env is loaded by `make test`)."""
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
+
+
+def token_for(user) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    return client
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def api(user) -> APIClient:
+    """An API client authenticated with a JWT access token for ``user``."""
+    return client_for(user)
+
+
+@pytest.fixture
+def other_api(other_user) -> APIClient:
+    return client_for(other_user)
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def ecosystem(user):
+    return EcosystemFactory(owner=user)
+
+
+@pytest.fixture
+def pair(ecosystem):
+    """Two sociable, rested characters of ``ecosystem``."""
+    traits = dict(openness=0.6, conscientiousness=0.6, extraversion=0.7, agreeableness=0.7, neuroticism=0.3)
+    return (
+        CharacterFactory(ecosystem=ecosystem, name="Mira", **traits),
+        CharacterFactory(ecosystem=ecosystem, name="Tobias", **traits),
+    )
