@@ -99,7 +99,10 @@ def recover(energy: float, p: BigFive, *, idle_seconds: float) -> float:
     )
     if rate <= 0.0:  # only for an out-of-range extraversion; never drain while resting
         return energy
-    return _clamp(ENERGY_MAX - (ENERGY_MAX - energy) * math.exp(-rate * idle_seconds))
+    # energy + deficit * (1 - exp(-k t)), written with expm1 so that a tiny rest on a tiny
+    # energy still adds a non-negative amount instead of rounding 1 - (1 - e) down to 0.
+    recovered_fraction = -math.expm1(-rate * idle_seconds)
+    return _clamp(energy + (ENERGY_MAX - energy) * recovered_fraction)
 
 
 def next_status(energy: float, current_status: str) -> str:

@@ -2,7 +2,8 @@ from rest_framework.routers import SimpleRouter
 
 from .apis import CharacterViewSet, EcosystemViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+router.trailing_slash = "/?"  # optional trailing slash (DESIGN.md: REST)
 router.register("ecosystems", EcosystemViewSet, basename="ecosystem")
 router.register("characters", CharacterViewSet, basename="character")
 

@@ -8,6 +8,7 @@ sentence in tens of microseconds, so it can sit on the hot path of every interac
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -34,3 +35,60 @@ def sentiment(text: str) -> float:
     if not text or not text.strip():
         return 0.0
     return float(_get_analyzer().polarity_scores(text)["compound"])
+
+
+# Mood words that VADER's lexicon misses or scores the other way ("competitive" is +0.18
+# there). They carry the social climate of a scenario, which is what the director and the
+# template voice need from the mood text, not its pleasantness alone.
+_TENSE_MOOD_WORDS = frozenset(
+    {
+        "adversarial",
+        "charged",
+        "competitive",
+        "confrontational",
+        "conflict",
+        "dispute",
+        "feud",
+        "heated",
+        "rivalry",
+        "strained",
+        "suspicious",
+        "tense",
+        "tension",
+        "uneasy",
+    }
+)
+_COOPERATIVE_MOOD_WORDS = frozenset(
+    {
+        "collaborative",
+        "cooperative",
+        "cooperation",
+        "focused",
+        "productive",
+        "supportive",
+        "team",
+        "teamwork",
+        "together",
+        "united",
+    }
+)
+_MOOD_KEYWORD_WEIGHT = 0.5
+
+
+@lru_cache(maxsize=512)
+def mood_tension(mood: str) -> float:
+    """How charged a scenario's mood text is, from -1 (warm, cooperative) to 1 (hostile).
+
+    tension = clamp(-sentiment(mood) + 0.5 * (#tense words - #cooperative words), -1, 1)
+
+    VADER gives the valence ("hostile" -0.38, "friendly" +0.49); the two keyword sets add
+    the climate words it lacks. Cached: a scenario's mood is scored once per process.
+    """
+    if not mood or not mood.strip():
+        return 0.0
+    words = [word.strip(".,;:!?\"'()").lower() for word in mood.split()]
+    keyword_score = sum(word in _TENSE_MOOD_WORDS for word in words) - sum(
+        word in _COOPERATIVE_MOOD_WORDS for word in words
+    )
+    value = -sentiment(mood) + _MOOD_KEYWORD_WEIGHT * keyword_score
+    return max(-1.0, min(1.0, value))

@@ -20,6 +20,17 @@ VAR="$REPO_ROOT/var"
 RUN_DIR="$VAR/run"
 LOG_DIR="$VAR/log"
 
+# Ports chosen at the last `start` are remembered, so `status`/`stop` without the same
+# environment still talk to the right instances. The environment wins when set.
+PORTS_FILE="$RUN_DIR/ports.env"
+if [ -r "$PORTS_FILE" ]; then
+    while IFS='=' read -r key value; do
+        case "$key" in
+            PG_PORT|REDIS_PORT|NEO4J_BOLT_PORT)
+                [ -n "${!key:-}" ] || printf -v "$key" '%s' "$value" ;;
+        esac
+    done <"$PORTS_FILE"
+fi
 PG_PORT="${PG_PORT:-5433}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 NEO4J_BOLT_PORT="${NEO4J_BOLT_PORT:-7687}"
@@ -83,14 +94,17 @@ port_open() {
 pid_matches() {
     local pid="$1" pattern="$2"
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern"
 }
 
-read_pid() { [ -s "$1" ] && tr -dc '0-9' <"$1" || true; }
+read_pid() {
+    if [ -s "$1" ]; then tr -dc '0-9' <"$1" 2>/dev/null || true; fi
+}
 
-# wait_for SECONDS DESCRIPTION COMMAND... — poll COMMAND every 0.5 s.
+# wait_for SECONDS DESCRIPTION COMMAND... — poll COMMAND every 0.5 s (DESCRIPTION only
+# documents the call site).
 wait_for() {
-    local timeout="$1" what="$2"; shift 2
+    local timeout="$1"; shift 2
     local deadline=$((SECONDS + timeout))
     until "$@" >/dev/null 2>&1; do
         if [ "$SECONDS" -ge "$deadline" ]; then
@@ -235,14 +249,18 @@ redis_ping() {
 }
 
 redis_ours() {
-    pid_matches "$(read_pid "$REDIS_PIDFILE")" "redis-server"
+    # Our pidfile names a live redis-server, and it is the one answering on REDIS_PORT.
+    local pid
+    pid="$(read_pid "$REDIS_PIDFILE")"
+    pid_matches "$pid" "redis-server" || return 1
+    redis-cli -h "$HOST" -p "$REDIS_PORT" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$pid"
 }
 
 redis_start() {
     if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
         apt_install redis-server redis-tools
     fi
-    if redis_ours && redis_ping; then
+    if redis_ours; then
         say "redis: already running on $HOST:$REDIS_PORT"
         return
     fi
@@ -283,7 +301,7 @@ redis_stop() {
 }
 
 redis_status() {
-    if redis_ours && redis_ping; then
+    if redis_ours; then
         say "redis: running on $HOST:$REDIS_PORT (pid $(read_pid "$REDIS_PIDFILE"))"
     elif redis_ping; then
         say "redis: another instance answers on $HOST:$REDIS_PORT (not ours)"
@@ -298,7 +316,7 @@ redis_status() {
 neo4j_pid() {
     local pid
     pid="$(read_pid "$NEO4J_PIDFILE")"
-    if pid_matches "$pid" "neo4j-launcher"; then
+    if pid_matches "$pid" "neo4j-launcher.jar $NEO4J_HOME"; then
         printf '%s' "$pid"
     fi
 }
@@ -428,6 +446,10 @@ neo4j_status() {
 
 # --------------------------------------------------------------------------- env file
 
+save_ports() {
+    printf 'PG_PORT=%s\nREDIS_PORT=%s\nNEO4J_BOLT_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" "$NEO4J_BOLT_PORT" >"$PORTS_FILE"
+}
+
 write_env() {
     local tmp="$ENV_FILE.tmp.$$"
     cat >"$tmp" <<EOF
@@ -455,6 +477,7 @@ cmd="${1:-start}"
 case "$cmd" in
     start)
         with_lock
+        save_ports
         pg_start
         redis_start
         neo4j_start
