@@ -46,11 +46,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             "errors": exc.detail,
         }
     elif isinstance(exc, exceptions.APIException):
-        codes = exc.get_codes()
-        response.data = {
-            "detail": _first_message(exc.detail),
-            "code": codes if isinstance(codes, str) else "error",
-        }
+        detail, codes = exc.detail, exc.get_codes()
+        if isinstance(detail, dict) and "detail" in detail:
+            # simplejwt's shape: {"detail": ..., "code": ..., "messages": [...]}
+            response.data = {"detail": str(detail["detail"]), "code": str(detail.get("code", "error"))}
+        else:
+            response.data = {
+                "detail": _first_message(detail),
+                "code": codes if isinstance(codes, str) else "error",
+            }
     return response
 
 

@@ -52,7 +52,48 @@ EXTRA_OFFSET = -0.35
 MAX_EXTRAS = 3
 
 INTERJECTION_WORDS = frozenset(
-    {"oh", "hello", "hi", "hey", "yes", "no", "well", "hm", "mm", "right", "good", "morning"}
+    {
+        "oh",
+        "hello",
+        "hi",
+        "hey",
+        "yes",
+        "no",
+        "well",
+        "hm",
+        "mm",
+        "right",
+        "good",
+        "morning",
+        "ugh",
+        "ha",
+        "wow",
+        "fine",
+        "look",
+        "listen",
+        "seriously",
+    }
+)
+# A hedge in front of an order reads wrong ("Maybe don't you dare ..."): never hedge these.
+IMPERATIVE_WORDS = frozenset(
+    {
+        "don't",
+        "stop",
+        "save",
+        "spare",
+        "let's",
+        "mind",
+        "stay",
+        "ask",
+        "tell",
+        "go",
+        "count",
+        "explain",
+        "keep",
+        "work",
+        "remember",
+        "nobody",
+    }
 )
 
 
@@ -766,6 +807,8 @@ INTERJECTIONS = _pools(
     hostile=("Oh, please. ", "Ugh. ", "Seriously? ", "Unbelievable. "),
 )
 QUIET_INTERJECTIONS = ("Hm. ", "Mm. ", "Well... ", "Ah. ")
+# In a conflict even a warm speaker does not say "Wow" or "Ha!".
+CONFLICT_WARM_INTERJECTIONS = ("Oh, ", "Okay, ", "Hey, ", "Look, ")
 
 # --- Openings ---------------------------------------------------------------------------------
 
@@ -1164,7 +1207,6 @@ _CASUAL_REPLACEMENTS = {
     "Yes": "Yeah",
     "yes": "yeah",
     "Hello": "Hey",
-    "I am": "I'm",
     "do not": "don't",
     "cannot": "can't",
     "Perhaps": "Maybe",
@@ -1264,7 +1306,13 @@ def _extras_count(voice: _Voice, rng: random.Random) -> int:
 
 
 def _add_extras(
-    line: _Line, ctx: DialogueContext, voice: _Voice, rng: random.Random, count: int
+    line: _Line,
+    ctx: DialogueContext,
+    voice: _Voice,
+    rng: random.Random,
+    count: int,
+    *,
+    objective_said: bool = False,
 ) -> None:
     """Add up to ``count`` remarks, each from a different source, weighted by relevance."""
     if count <= 0:
@@ -1332,7 +1380,7 @@ def _add_extras(
     sources.append((1.2, trait_remark))
     if ctx.setting:
         sources.append((0.7, setting_remark))
-    if ctx.objectives:
+    if ctx.objectives and not objective_said:
         sources.append((2.5 if ctx.interaction_type == "collaboration" else 0.5, objective_remark))
     if ctx.mood:
         sources.append((0.4, mood_remark))
@@ -1376,26 +1424,50 @@ def _vocative_probability(voice: _Voice) -> float:
 
 
 def _decorate_core(
-    core: str, line: _Line, voice: _Voice, rng: random.Random, hedgeable: bool
+    core: str,
+    line: _Line,
+    voice: _Voice,
+    rng: random.Random,
+    *,
+    hedgeable: bool,
+    prefixed: bool,
+    conflict: bool,
 ) -> str:
-    """Interjection, hedge and the listener's name around the core sentence."""
+    """Hedge or interjection in front of the core sentence, and the listener's name."""
     first_word = core.split(" ", 1)[0].strip(",.!?").lower()
-    if hedgeable and rng.random() < _hedge_probability(voice):
+    opens_with_interjection = prefixed or first_word in INTERJECTION_WORDS
+    plain_statement = (
+        not opens_with_interjection
+        and first_word not in IMPERATIVE_WORDS
+        and core.endswith(".")
+        and core.count(".") == 1
+        and "?" not in core
+        and len(core.split()) >= 4
+    )
+    decorated = False
+    if hedgeable and plain_statement and rng.random() < _hedge_probability(voice):
         core = rng.choice(HEDGE_PREFIXES) + _lower_first(core, line.names)
-    elif first_word not in INTERJECTION_WORDS and rng.random() < 0.15 + 0.45 * voice.extraversion:
+        decorated = True
+    elif not opens_with_interjection and rng.random() < 0.15 + 0.45 * voice.extraversion:
         if voice.extraversion < TRAIT_LOW:
             core = rng.choice(QUIET_INTERJECTIONS) + core
         else:
-            interjection = INTERJECTIONS[voice.stance].pick(rng, False)
+            interjection = (
+                rng.choice(CONFLICT_WARM_INTERJECTIONS)
+                if conflict and voice.stance == WARM
+                else INTERJECTIONS[voice.stance].pick(rng, False)
+            )
             if interjection.endswith(", "):
                 core = interjection + _lower_first(core, line.names)
             else:
                 core = interjection + core
+        decorated = True
     if rng.random() < _vocative_probability(voice):
         name = line.slots["name"]
-        if core.endswith(".") and rng.random() < 0.5:
-            core = f"{core[:-1]}, {name}."
-        elif not core.startswith(name):
+        if decorated or opens_with_interjection or rng.random() < 0.5:
+            if core[-1] in ".!?" and not core.endswith(".."):
+                core = f"{core[:-1]}, {name}{core[-1]}"
+        else:
             core = f"{name}, {_lower_first(core, line.names)}"
     return core
 
@@ -1454,6 +1526,7 @@ class TemplateBackend:
         stance = voice.stance
         question = _question_kind(utterance)
         hedgeable = False
+        prefixed = False
 
         if question is not None:
             deflect = (
@@ -1479,6 +1552,7 @@ class TemplateBackend:
                 prefix = WH_PREFIX[stance].pick(rng, False)
                 answer = line.fill(wh_pool.pick(rng, topical))
                 core = prefix + (_lower_first(answer, names) if prefix.endswith(", ") else answer)
+                prefixed = bool(prefix)
         else:
             pools = {
                 "greeting": GREET_REPLY,
@@ -1488,7 +1562,15 @@ class TemplateBackend:
             core = line.fill(pools[stance].pick(rng, topical))
             hedgeable = ctx.interaction_type != "greeting"
 
-        core = _decorate_core(core, line, voice, rng, hedgeable)
+        core = _decorate_core(
+            core,
+            line,
+            voice,
+            rng,
+            hedgeable=hedgeable,
+            prefixed=prefixed,
+            conflict=ctx.interaction_type == "conflict",
+        )
         if line.sentences and line.sentences[0] == "":
             line.sentences[0] = core
         else:
@@ -1532,7 +1614,7 @@ class TemplateBackend:
                 line.add(pools[stance].pick(rng, True))
 
         extras = max(0, _extras_count(voice, rng) - 1)
-        _add_extras(line, ctx, voice, rng, extras)
+        _add_extras(line, ctx, voice, rng, extras, objective_said=bool(line.slots["objective"]))
         if kind != "greeting" or voice.extraversion > TRAIT_HIGH:
             _add_closer(
                 line, voice, rng, topical=False, asked=line.sentences[-1].endswith("?")
