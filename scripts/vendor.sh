@@ -14,8 +14,9 @@ VENDOR_DIR="$ROOT/static/vendor"
 STAMP="$VENDOR_DIR/.stamp"
 
 # name in node_modules : file in its dist/ : name under static/vendor/
+# (.js, not .mjs: every server maps .js to a JavaScript type, which module scripts need)
 FILES=(
-    "cytoscape:dist/cytoscape.esm.min.mjs:cytoscape.esm.min.mjs"
+    "cytoscape:dist/cytoscape.esm.min.mjs:cytoscape.esm.min.js"
 )
 
 lock_hash="$(sha256sum "$SPEC_DIR/package.json" "$SPEC_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"

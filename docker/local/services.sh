@@ -40,10 +40,17 @@ NEO4J_START_TIMEOUT="${NEO4J_START_TIMEOUT:-180}"
 HOST=127.0.0.1
 
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_DATA="$VAR/postgres"
-PG_SOCKET_DIR="$RUN_DIR/postgres"
-PG_LOG="$LOG_DIR/postgres.log"
 PG_OS_USER="${PG_OS_USER:-postgres}"
+# The cluster lives under var/ unless the non-root cluster owner cannot reach it (a clone
+# under a private directory such as /root): then under /var/tmp, one per clone path.
+PG_HOME="$VAR"
+if [ "$(id -u)" -eq 0 ] && id -u "$PG_OS_USER" >/dev/null 2>&1 \
+    && ! runuser -u "$PG_OS_USER" -- test -x "$VAR" 2>/dev/null; then
+    PG_HOME="/var/tmp/character-ecosystem-$(printf '%s' "$REPO_ROOT" | md5sum | cut -c1-12)"
+fi
+PG_DATA="$PG_HOME/postgres"
+PG_SOCKET_DIR="$PG_HOME/run/postgres"
+PG_LOG="$PG_HOME/log/postgres.log"
 PG_DB=ecosystem
 PG_ROLE=ecosystem
 PG_PASSWORD=ecosystem
@@ -152,10 +159,12 @@ pg_prepare() {
             useradd --system --user-group --home-dir /nonexistent --no-create-home \
                 --shell /usr/sbin/nologin "$PG_OS_USER"
         fi
-        runuser -u "$PG_OS_USER" -- test -x "$VAR" \
-            || die "user '$PG_OS_USER' cannot reach $VAR (a parent directory is not world-executable); move the clone or chmod o+x its parents"
+        if [ "$PG_HOME" = "$VAR" ] && ! runuser -u "$PG_OS_USER" -- test -x "$VAR"; then
+            # First run on a fresh machine (the user was just created): re-exec to re-plan.
+            exec "$0" start
+        fi
     fi
-    mkdir -p "$PG_DATA" "$PG_SOCKET_DIR"
+    mkdir -p "$PG_DATA" "$PG_SOCKET_DIR" "$(dirname "$PG_LOG")"
     touch "$PG_LOG"
     if is_root; then
         chown "$PG_OS_USER:" "$PG_DATA" "$PG_SOCKET_DIR" "$PG_LOG"
