@@ -1,4 +1,4 @@
-"""Server-rendered pages of the observatory."""
+"""Server-rendered pages of the observatory (docs/observatory.md)."""
 
 from django.urls import path
 
@@ -8,4 +8,12 @@ app_name = "observatory"
 
 urlpatterns = [
     path("", views.ecosystem_list_page, name="ecosystem-list"),
+    path("ecosystems/<uuid:ecosystem_id>/", views.observatory_page, name="observatory"),
+    path(
+        "ecosystems/<uuid:ecosystem_id>/scenarios/",
+        views.scenario_list_partial,
+        name="scenario-list-partial",
+    ),
+    path("scenarios/<uuid:scenario_id>/", views.scenario_chat_page, name="scenario-chat"),
+    path("characters/<uuid:character_id>/", views.character_page, name="character"),
 ]

@@ -236,35 +236,35 @@ REACT = _pools(
         "That's a lovely way to put it.",
         "You always notice the things that matter.",
         "I feel the same way about {topic}, honestly.",
-        "That makes a lot of sense to me.",
+        "~That makes a lot of sense to me.",
         "What a nice thing to think about.",
-        "I'm with you on {topic}.",
+        "~I'm with you on {topic}.",
         "You're right, and I like how you said it.",
         "I could listen to you talk about {topic} for hours.",
     ),
     neutral=(
         "Huh, {topic}. I hadn't thought about it that way.",
-        "That's fair enough.",
+        "~That's fair enough.",
         "I see what you mean about {topic}.",
         "Interesting. Tell me more about {topic}.",
-        "I've heard people say the same about {topic}.",
+        "~I've heard people say the same about {topic}.",
         "Could be. {Topic} is hard to judge.",
         "Hm, maybe. I'd have to think about it.",
         "Fair point, I suppose.",
-        "I don't have strong feelings about {topic}, to be honest.",
+        "~I don't have strong feelings about {topic}, to be honest.",
         "{Topic}, huh? That's one way to look at it.",
         "I suppose that's true.",
     ),
     cold=(
         "If you say so.",
-        "{Topic} isn't really my concern.",
+        "~{Topic} isn't really my concern.",
         "I'm not sure why you're telling me about {topic}.",
         "Fine. Noted.",
         "That's your opinion, I suppose.",
         "I've heard enough about {topic} for one day.",
         "Mm. Sure.",
         "Is that all?",
-        "I don't see why {topic} matters.",
+        "~I don't see why {topic} matters.",
     ),
     hostile=(
         "Nobody asked for your thoughts on {topic}.",
@@ -292,22 +292,22 @@ DISAGREE = _pools(
         "You matter more to me than winning this argument.",
     ),
     neutral=(
-        "I don't agree with you about {topic}.",
-        "That's not how I remember it.",
+        "~I don't agree with you about {topic}.",
+        "~That's not how I remember it.",
         "I see it differently, and I'm not going to pretend otherwise.",
-        "We clearly disagree about {topic}.",
+        "~We clearly disagree about {topic}.",
         "You're not entirely wrong, but you're not right either.",
-        "I'd push back on that.",
+        "~I'd push back on that.",
         "Let's be honest: {topic} isn't as simple as you make it sound.",
         "I hear you, but my answer hasn't changed.",
         "That's one version of what happened with {topic}.",
     ),
     cold=(
         "No, that's simply wrong.",
-        "You're twisting things, and you know it.",
-        "I'm not taking the blame for {topic}.",
+        "~You're twisting things, and you know it.",
+        "~I'm not taking the blame for {topic}.",
         "That's convenient for you, isn't it?",
-        "You always make {topic} about yourself.",
+        "~You always make {topic} about yourself.",
         "Save the lecture about {topic}; I'm not interested.",
         "You don't get to decide that on your own.",
         "I've had enough of this argument.",
@@ -345,9 +345,9 @@ PLAN = _pools(
         "Fine by me, as long as we divide the work fairly.",
         "Let's make a plan for {topic} before we rush in.",
         "Sounds workable. What do you need from me?",
-        "I can help with {topic}, within reason.",
+        "~I can help with {topic}, within reason.",
         "Sure, let's see how far we get.",
-        "We should split {topic} into smaller pieces.",
+        "~We should split {topic} into smaller pieces.",
     ),
     cold=(
         "Fine, I'll help with {topic}, but don't expect miracles.",
@@ -355,7 +355,7 @@ PLAN = _pools(
         "I'll do my part. You do yours.",
         "If we must. Just don't slow me down.",
         "Whatever gets {topic} done faster.",
-        "I'll go along with it, for now.",
+        "~I'll go along with it, for now.",
         "Let's just get it over with.",
         "You handle your half of {topic}, and I'll handle mine.",
     ),
@@ -373,7 +373,7 @@ ANSWER_YES = _pools(
     warm=(
         "Yes, absolutely!",
         "Oh, definitely.",
-        "Of course, I'd be glad to.",
+        "Of course, no doubt about it.",
         "Yes, and thank you for asking.",
         "I think so, yes.",
         "Yes, happily.",
@@ -441,18 +441,18 @@ ANSWER_FOLLOW = _pools(
     ),
     neutral=(
         "{Topic} is complicated, though.",
-        "There's more to {topic} than it seems.",
+        "~There's more to {topic} than it seems.",
         "I haven't made up my mind about {topic} yet.",
         "{Topic} could still go either way.",
     ),
     cold=(
-        "{Topic} isn't worth the fuss.",
+        "~{Topic} isn't worth the fuss.",
         "I'd rather not dwell on {topic}.",
         "{Topic} is my business, not yours.",
     ),
     hostile=(
         "Not that {topic} is any of your business.",
-        "And keep your nose out of {topic}.",
+        "And stay out of my business.",
         "You'd only mess up {topic} anyway.",
     ),
 )
@@ -460,7 +460,7 @@ ANSWER_FOLLOW = _pools(
 ANSWER_WH: dict[str, _Pool] = {
     "what": _Pool(
         "Honestly, I have mixed feelings about {topic}.",
-        "Mostly I think {topic} deserves more attention than it gets.",
+        "Mostly I think people don't give {topic} enough thought.",
         "Hard to say. {Topic} could go either way.",
         "Nothing worth worrying about, I hope.",
         "The short version? It's complicated.",
@@ -512,6 +512,9 @@ ANSWER_WH: dict[str, _Pool] = {
     ),
 }
 
+# How likely a yes/no question gets "yes", by stance (a conflict takes 0.2 off).
+YES_LEANING = {WARM: 0.75, NEUTRAL: 0.55, COLD: 0.4, HOSTILE: 0.3}
+
 WH_PREFIX = _pools(
     warm=("Oh, good question! ", "Happy to tell you. ", "", ""),
     neutral=("Well, ", "Let me think. ", "", ""),
@@ -546,14 +549,14 @@ DEFLECT = _pools(
         "Mind your own business.",
         "That's none of your concern.",
         "Nice try.",
-        "Stay out of {topic}.",
+        "{Topic} is none of your business.",
     ),
 )
 
 EMOTION_REMARKS: dict[str, tuple[str, ...]] = {
     "joy": (
         "I'm in such a good mood today.",
-        "Everything feels a bit brighter today.",
+        "~Everything feels a bit brighter today.",
         "I can't stop smiling today.",
         "Honestly, I feel great right now.",
     ),
@@ -566,7 +569,7 @@ EMOTION_REMARKS: dict[str, tuple[str, ...]] = {
         "I'm feeling pretty calm about all of it.",
         "No need to rush anything.",
         "Let's keep a level head.",
-        "I'm at ease today.",
+        "~I'm at ease today.",
     ),
     "surprise": (
         "I did not see that coming.",
@@ -582,12 +585,12 @@ EMOTION_REMARKS: dict[str, tuple[str, ...]] = {
     ),
     "fear": (
         "I've had a bad feeling all day.",
-        "Something about this makes me nervous.",
-        "I keep expecting something to go wrong.",
+        "~Something about this makes me nervous.",
+        "~I keep expecting something to go wrong.",
         "I'm a little scared, to be honest.",
     ),
     "sadness": (
-        "I've been feeling low lately.",
+        "~I've been feeling low lately.",
         "Sorry, I'm not much company today.",
         "Everything feels heavy right now.",
         "I miss how things used to be.",
@@ -604,8 +607,8 @@ EMOTION_REMARKS: dict[str, tuple[str, ...]] = {
     ),
     "neutral": (
         "Anyway, that's where I stand.",
-        "It's been an ordinary sort of day.",
-        "Nothing much to report on my end.",
+        "~It's been an ordinary sort of day.",
+        "~Nothing much to report on my end.",
         "I'm just taking things as they come.",
     ),
 }
@@ -625,16 +628,16 @@ RELATION_REMARKS: dict[str, tuple[str, ...]] = {
         "I'm still getting to know everyone here.",
     ),
     "acquaintance": (
-        "We should talk more often.",
+        "~We should talk more often.",
         "I feel like I barely know you.",
         "We've crossed paths a few times now.",
         "It's nice to finally have a proper conversation.",
     ),
     "friend": (
-        "You always make things easier.",
+        "~You always make things easier.",
         "I'm glad it's you I'm talking to.",
         "That's why I like talking to you.",
-        "You know me too well.",
+        "~You know me too well.",
     ),
     "close friend": (
         "You're the only one I'd say this to.",
@@ -660,26 +663,26 @@ RELATION_REMARKS: dict[str, tuple[str, ...]] = {
 # TRAIT_HIGH / TRAIT_LOW cut, so the line shows who is speaking.
 TRAIT_REMARKS: dict[tuple[str, bool], tuple[str, ...]] = {
     ("openness", True): (
-        "It reminds me of a story I read once.",
+        "~It reminds me of a story I read once.",
         "I keep wondering what it would look like from the outside.",
-        "There's something strangely beautiful about it.",
+        "~There's something strangely beautiful about it.",
         "I love how many ways there are to see it.",
         "What if we tried something nobody's tried before?",
     ),
     ("openness", False): (
         "I like things the way they are.",
         "No need to overthink it.",
-        "Let's stick with what works.",
+        "~Let's stick with what works.",
         "I'm not one for fancy ideas.",
     ),
     ("conscientiousness", True): (
         "Let's do this properly, one step at a time.",
         "I've already made a list.",
-        "Details matter here.",
+        "~Details matter here.",
         "I'd like a clear plan before we go further.",
     ),
     ("conscientiousness", False): (
-        "We'll figure it out as we go.",
+        "~We'll figure it out as we go.",
         "Eh, we'll wing it.",
         "I never plan these things anyway.",
         "Details can wait.",
@@ -710,7 +713,7 @@ SETTING_REMARKS = _pools(
         "I'm glad we ended up in {setting} together.",
     ),
     neutral=(
-        "{Setting} is quieter than usual today.",
+        "~{Setting} is quieter than usual today.",
         "Everyone in {setting} is listening, you know.",
         "I keep noticing new things about {setting}.",
         "Strange, how {setting} changes with the light.",
@@ -741,7 +744,7 @@ OBJECTIVE_REMARKS = (
     "The plan is still the same: {objective}.",
 )
 OBJECTIVE_VERB_REMARKS = (
-    "We still need to {objective}.",
+    "~We still need to {objective}.",
     "If we want to {objective}, we'd better start now.",
     "I really think we can {objective}.",
     "Let's not forget we have to {objective}.",
@@ -1252,20 +1255,26 @@ def _lower_first(text: str, keep: frozenset[str]) -> str:
 
 
 class _Line:
-    """Slots filled into templates, and the sentences said so far."""
+    """Slots filled into templates, and the sentences said so far.
 
-    __slots__ = ("slots", "sentences", "names")
+    A template that starts with "~" states an opinion and may take a hedge ("I guess ...",
+    "..., I think."); the others (orders, questions, feelings) read wrong hedged.
+    """
+
+    __slots__ = ("slots", "sentences", "names", "last_hedgeable")
 
     def __init__(self, slots: dict[str, str], names: frozenset[str]) -> None:
         self.slots = slots
         self.sentences: list[str] = []
         self.names = names
+        self.last_hedgeable = False
 
     def fill(self, template: str) -> str:
-        return template.format_map(self.slots)
+        return template.lstrip("~").format_map(self.slots)
 
     def add(self, template: str) -> None:
         self.sentences.append(self.fill(template))
+        self.last_hedgeable = template.startswith("~")
 
 
 def _slots(ctx: DialogueContext, topic: str | None) -> dict[str, str]:
@@ -1485,7 +1494,11 @@ def _add_closer(
         line.add(rng.choice(WARM_CLOSERS))
         return
     last = line.sentences[-1]
-    if last.endswith(".") and rng.random() < 0.6 * _hedge_probability(voice):
+    if (
+        line.last_hedgeable
+        and last.endswith(".")
+        and rng.random() < 0.6 * _hedge_probability(voice)
+    ):
         line.sentences[-1] = last[:-1] + rng.choice(HEDGE_TAGS)
 
 
@@ -1508,6 +1521,58 @@ def _finish(line: _Line, voice: _Voice, rng: random.Random) -> str:
     return _upper_first(text.replace("  ", " ").strip())
 
 
+@dataclass(frozen=True, slots=True)
+class _Core:
+    text: str
+    hedgeable: bool = False
+    prefixed: bool = False
+    follow: str | None = None  # a template for a second sentence that must come right after
+
+
+def _deflect_probability(voice: _Voice) -> float:
+    return (
+        0.08
+        + 0.3 * max(0.0, 0.5 - voice.agreeableness)
+        + 0.15 * max(0.0, voice.neuroticism - 0.5)
+        + (0.2 if voice.relation in ("rival", "enemy") else 0.0)
+        + (0.1 if voice.relation == "stranger" else 0.0)
+    )
+
+
+def _reply_core(
+    ctx: DialogueContext,
+    line: _Line,
+    voice: _Voice,
+    rng: random.Random,
+    *,
+    topical: bool,
+    utterance: str,
+) -> _Core:
+    """The sentence that answers the utterance itself."""
+    stance = voice.stance
+    question = _question_kind(utterance)
+    if question is None:
+        pools = {"greeting": GREET_REPLY, "conflict": DISAGREE, "collaboration": PLAN}.get(
+            ctx.interaction_type, REACT
+        )
+        template = pools[stance].pick(rng, topical)
+        return _Core(line.fill(template), hedgeable=template.startswith("~"))
+    if rng.random() < _deflect_probability(voice):
+        return _Core(line.fill(DEFLECT[stance].pick(rng, topical)))
+    if question == "yn":
+        lean_yes = YES_LEANING[stance] - (0.2 if ctx.interaction_type == "conflict" else 0.0)
+        pool = ANSWER_YES if rng.random() < lean_yes else ANSWER_NO
+        text = line.fill(pool[stance].pick(rng, topical))
+        follow = ANSWER_FOLLOW[stance].pick(rng, True) if topical and rng.random() < 0.7 else None
+        # A bare "Yes." or "No." takes no interjection ("Listen, hardly." reads wrong).
+        return _Core(text, prefixed=True, follow=follow)
+    prefix = WH_PREFIX[stance].pick(rng, False)
+    answer = line.fill(ANSWER_WH.get(question, ANSWER_WH["what"]).pick(rng, topical))
+    if prefix.endswith(", "):
+        answer = _lower_first(answer, line.names)
+    return _Core(prefix + answer, prefixed=bool(prefix))
+
+
 class TemplateBackend:
     """Deterministic dialogue from fragment pools; needs nothing outside the process."""
 
@@ -1521,62 +1586,26 @@ class TemplateBackend:
         voice = _voice(ctx)
         names = frozenset({ctx.speaker.name, ctx.listener.name})
         topic = _topic(utterance, frozenset(n.lower() for n in names))
-        topical = topic is not None
         line = _Line(_slots(ctx, topic), names)
-        stance = voice.stance
-        question = _question_kind(utterance)
-        hedgeable = False
-        prefixed = False
-
-        if question is not None:
-            deflect = (
-                0.08
-                + 0.3 * max(0.0, 0.5 - voice.agreeableness)
-                + 0.15 * max(0.0, voice.neuroticism - 0.5)
-                + (0.2 if voice.relation in ("rival", "enemy") else 0.0)
-                + (0.1 if voice.relation == "stranger" else 0.0)
-            )
-            if rng.random() < deflect:
-                core = line.fill(DEFLECT[stance].pick(rng, topical))
-            elif question == "yn":
-                lean_yes = {WARM: 0.75, NEUTRAL: 0.55, COLD: 0.4, HOSTILE: 0.3}[stance]
-                if ctx.interaction_type == "conflict":
-                    lean_yes -= 0.2
-                pool = ANSWER_YES if rng.random() < lean_yes else ANSWER_NO
-                core = line.fill(pool[stance].pick(rng, topical))
-                if topical and rng.random() < 0.7:
-                    line.sentences.append("")  # the core goes first, filled below
-                    line.add(ANSWER_FOLLOW[stance].pick(rng, True))
-            else:
-                wh_pool = ANSWER_WH.get(question, ANSWER_WH["what"])
-                prefix = WH_PREFIX[stance].pick(rng, False)
-                answer = line.fill(wh_pool.pick(rng, topical))
-                core = prefix + (_lower_first(answer, names) if prefix.endswith(", ") else answer)
-                prefixed = bool(prefix)
-        else:
-            pools = {
-                "greeting": GREET_REPLY,
-                "conflict": DISAGREE,
-                "collaboration": PLAN,
-            }.get(ctx.interaction_type, REACT)
-            core = line.fill(pools[stance].pick(rng, topical))
-            hedgeable = ctx.interaction_type != "greeting"
-
-        core = _decorate_core(
-            core,
+        core = _reply_core(ctx, line, voice, rng, topical=topic is not None, utterance=utterance)
+        decorated = _decorate_core(
+            core.text,
             line,
             voice,
             rng,
-            hedgeable=hedgeable,
-            prefixed=prefixed,
+            hedgeable=core.hedgeable,
+            prefixed=core.prefixed,
             conflict=ctx.interaction_type == "conflict",
         )
-        if line.sentences and line.sentences[0] == "":
-            line.sentences[0] = core
-        else:
-            line.sentences.insert(0, core)
+        line.sentences.append(decorated)
+        # A hedge prefix or the listener's name already changed the core: no hedge tag too.
+        line.last_hedgeable = core.hedgeable and decorated == core.text
+        if core.follow is not None:
+            line.add(core.follow)
         _add_extras(line, ctx, voice, rng, _extras_count(voice, rng))
-        _add_closer(line, voice, rng, topical, asked=line.sentences[-1].endswith("?"))
+        _add_closer(
+            line, voice, rng, topic is not None, asked=line.sentences[-1].endswith("?")
+        )
         return _finish(line, voice, rng)
 
     def opening(self, ctx: DialogueContext) -> str:

@@ -45,13 +45,12 @@ BOB = BigFive(
 ORIGIN = PAD(0.0, 0.0, 0.0)
 
 
-def approx_pad(expected: PAD, tolerance: float = 1e-12) -> PAD:
-    """A PAD that compares equal to any PAD within tolerance of expected, axis by axis."""
-    return PAD(
-        pleasure=pytest.approx(expected.pleasure, abs=tolerance),
-        arousal=pytest.approx(expected.arousal, abs=tolerance),
-        dominance=pytest.approx(expected.dominance, abs=tolerance),
-    )
+def as_tuple(state: PAD) -> tuple[float, float, float]:
+    return (state.pleasure, state.arousal, state.dominance)
+
+
+def assert_pad_close(actual: PAD, expected: PAD, tolerance: float = 1e-12) -> None:
+    assert as_tuple(actual) == pytest.approx(as_tuple(expected), abs=tolerance)
 
 
 def within_bounds(state: PAD) -> bool:
@@ -67,7 +66,7 @@ def test_baseline_stays_within_pad_bounds(p: BigFive) -> None:
 
 
 def test_an_average_personality_rests_at_the_origin() -> None:
-    assert baseline(AVERAGE) == approx_pad(ORIGIN)
+    assert_pad_close(baseline(AVERAGE), ORIGIN)
 
 
 @given(big_five, unit, unit)
@@ -95,17 +94,9 @@ def test_a_more_extraverted_personality_rests_more_dominant(
 
 def test_worked_example_baselines() -> None:
     # Alice: o=.4 c=.2 e=.6 a=.4 s=.4 -> P=.126+.236+.076 A=.06+.12-.228 D=.1+.034+.36-.128
-    assert baseline(ALICE) == PAD(
-        pleasure=pytest.approx(0.438, abs=1e-12),
-        arousal=pytest.approx(-0.048, abs=1e-12),
-        dominance=pytest.approx(0.366, abs=1e-12),
-    )
+    assert_pad_close(baseline(ALICE), PAD(0.438, -0.048, 0.366))
     # Bob: o=-.2 c=-.4 e=-.6 a=-.2 s=-.6
-    assert baseline(BOB) == PAD(
-        pleasure=pytest.approx(-0.358, abs=1e-12),
-        arousal=pytest.approx(0.252, abs=1e-12),
-        dominance=pytest.approx(-0.414, abs=1e-12),
-    )
+    assert_pad_close(baseline(BOB), PAD(-0.358, 0.252, -0.414))
     assert label(baseline(ALICE)) == "calm"
     assert label(baseline(BOB)) == "fear"
 
@@ -117,14 +108,18 @@ def test_worked_example_baselines() -> None:
 def test_appraisal_stays_within_pad_bounds(
     state: PAD, p: BigFive, sentiment: float, kind: str, heard: bool
 ) -> None:
-    assert within_bounds(appraise(state, p, sentiment=sentiment, interaction_type=kind, heard=heard))
+    assert within_bounds(
+        appraise(state, p, sentiment=sentiment, interaction_type=kind, heard=heard)
+    )
 
 
 @given(pad, big_five, st.floats(allow_nan=False), interaction_type, st.booleans())
 def test_appraisal_stays_within_bounds_even_for_out_of_range_sentiment(
     state: PAD, p: BigFive, sentiment: float, kind: str, heard: bool
 ) -> None:
-    assert within_bounds(appraise(state, p, sentiment=sentiment, interaction_type=kind, heard=heard))
+    assert within_bounds(
+        appraise(state, p, sentiment=sentiment, interaction_type=kind, heard=heard)
+    )
 
 
 def test_appraisal_refuses_an_unknown_interaction_type() -> None:
@@ -205,10 +200,15 @@ def test_agreeableness_softens_anger_in_conflict(
 def test_agreeableness_lowers_arousal_after_conflict_strictly() -> None:
     prickly = dataclasses.replace(AVERAGE, agreeableness=0.0)
     agreeable = dataclasses.replace(AVERAGE, agreeableness=1.0)
-    kwargs = {"sentiment": -0.6, "interaction_type": "conflict", "heard": True}
     # dA = (0.30 + 0.1 * 0.6) * (1 - 0.8 * (A - 0.5))
-    assert appraise(ORIGIN, prickly, **kwargs).arousal == pytest.approx(0.36 * 1.4)  # type: ignore[arg-type]
-    assert appraise(ORIGIN, agreeable, **kwargs).arousal == pytest.approx(0.36 * 0.6)  # type: ignore[arg-type]
+    prickly_after = appraise(
+        ORIGIN, prickly, sentiment=-0.6, interaction_type="conflict", heard=True
+    )
+    agreeable_after = appraise(
+        ORIGIN, agreeable, sentiment=-0.6, interaction_type="conflict", heard=True
+    )
+    assert prickly_after.arousal == pytest.approx(0.36 * 1.4, abs=1e-12)
+    assert agreeable_after.arousal == pytest.approx(0.36 * 0.6, abs=1e-12)
 
 
 @given(pad, big_five, signed, interaction_type)
@@ -234,11 +234,7 @@ def test_negative_conflict_makes_a_character_less_pleased_and_more_aroused(
 def test_worked_example_average_character_hears_hostile_conflict() -> None:
     after = appraise(ORIGIN, AVERAGE, sentiment=-0.6, interaction_type="conflict", heard=True)
     # dP = -0.15 + 0.3 * -0.6 = -0.33; dA = 0.30 + 0.1 * 0.6 = 0.36; dD = 0.15
-    assert after == PAD(
-        pleasure=pytest.approx(-0.33, abs=1e-12),
-        arousal=pytest.approx(0.36, abs=1e-12),
-        dominance=pytest.approx(0.15, abs=1e-12),
-    )
+    assert_pad_close(after, PAD(-0.33, 0.36, 0.15))
     assert label(after) == "anger"
 
 
@@ -255,11 +251,7 @@ def test_worked_example_the_same_conflict_makes_bob_afraid_rather_than_angry() -
     # dP = -0.33 * (1 + 0.3) = -0.429 -> -0.358 - 0.429 * 0.642
     # dA = 0.36 * (1 - 0.8 * -0.1) = 0.3888 -> 0.252 + 0.3888 * 0.748
     # dD = 0.15 * 1.08 = 0.162 -> -0.414 + 0.162 * 1.414
-    assert after == PAD(
-        pleasure=pytest.approx(-0.633418, abs=1e-12),
-        arousal=pytest.approx(0.5428224, abs=1e-12),
-        dominance=pytest.approx(-0.184932, abs=1e-12),
-    )
+    assert_pad_close(after, PAD(-0.633418, 0.5428224, -0.184932))
     assert label(after) == "fear"
 
 
@@ -295,18 +287,14 @@ def test_decay_in_two_steps_equals_decay_in_one(
 ) -> None:
     stepwise = decay(decay(state, p, elapsed_seconds=first), p, elapsed_seconds=second)
     at_once = decay(state, p, elapsed_seconds=first + second)
-    assert stepwise == approx_pad(at_once, tolerance=1e-9)
+    assert_pad_close(stepwise, at_once, tolerance=1e-9)
 
 
 def test_worked_example_one_half_life_halves_the_distance_to_baseline() -> None:
     after = decay(PAD(0.5, 0.5, -0.5), AVERAGE, elapsed_seconds=EMOTION_HALF_LIFE_SECONDS)
-    assert after == PAD(
-        pleasure=pytest.approx(0.25, abs=1e-12),
-        arousal=pytest.approx(0.25, abs=1e-12),
-        dominance=pytest.approx(-0.25, abs=1e-12),
-    )
+    assert_pad_close(after, PAD(0.25, 0.25, -0.25))
     long_after = decay(PAD(1.0, 1.0, 1.0), ALICE, elapsed_seconds=24 * 3600)
-    assert long_after == approx_pad(baseline(ALICE))
+    assert_pad_close(long_after, baseline(ALICE))
 
 
 # --- label ----------------------------------------------------------------------------------------

@@ -1,0 +1,172 @@
+"""One interaction through the REST API, full stack, default dialogue backend.
+
+Targets (issue #3): server time p50 <= 10 ms and p99 <= 30 ms with one client; at least
+200 interactions/s sustained with two Daphne processes.
+Server time is the app's own ``Server-Timing`` header; round trip adds the client and loopback.
+"""
+
+import asyncio
+import itertools
+import random
+import time
+
+import httpx
+
+from bench.common import daphne_servers, print_table, setup_django, summary
+
+CAST_SIZE = 20
+SEQUENTIAL_REQUESTS = 400
+WARMUP_REQUESTS = 40
+THROUGHPUT_SECONDS = 15.0
+CONCURRENCY = 16
+PASSWORD = "bench-password-1"
+TYPES = ("greeting", "chat", "chat", "collaboration", "conflict")
+LINES = (
+    "Lovely evening for the festival, isn't it?",
+    "Have you seen the lanterns by the pier?",
+    "You never listen to anyone, do you?",
+    "Let's finish the boats together before dusk.",
+    "What do you think about the storm coming in?",
+)
+
+
+def prepare_cast() -> tuple[str, list[str]]:
+    from django.contrib.auth import get_user_model
+
+    from characters.models import Ecosystem
+    from characters.services import character_create, ecosystem_create
+
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    user.set_password(PASSWORD)
+    user.save()
+    Ecosystem.objects.filter(owner=user, name="bench-interactions").delete()
+    ecosystem = ecosystem_create(owner=user, name="bench-interactions")
+    rng = random.Random(1)
+    ids = []
+    for index in range(CAST_SIZE):
+        character = character_create(
+            ecosystem=ecosystem,
+            name=f"Bencher {index}",
+            openness=rng.random(),
+            conscientiousness=rng.random(),
+            # Sociable enough that a long run does not exhaust them (see docs/models.md).
+            extraversion=0.8 + 0.2 * rng.random(),
+            agreeableness=rng.random(),
+            neuroticism=rng.random(),
+        )
+        ids.append(str(character.pk))
+    return str(ecosystem.pk), ids
+
+
+def refill_energy(ecosystem_id: str) -> None:
+    from characters.models import Character
+
+    Character.objects.filter(ecosystem_id=ecosystem_id).update(energy=1.0, status="active")
+
+
+def token(base_url: str) -> str:
+    response = httpx.post(
+        f"{base_url}/api/v1/auth/token", json={"username": "bench", "password": PASSWORD}
+    )
+    response.raise_for_status()
+    return str(response.json()["access"])
+
+
+def payload(rng: random.Random, ids: list[str]) -> dict[str, str]:
+    initiator, target = rng.sample(ids, 2)
+    return {
+        "initiator_id": initiator,
+        "target_id": target,
+        "interaction_type": rng.choice(TYPES),
+        "content": rng.choice(LINES),
+    }
+
+
+def server_ms(response: httpx.Response) -> float:
+    return float(response.headers["server-timing"].split("dur=")[1])
+
+
+def sequential(base_url: str, ids: list[str]) -> tuple[list[float], list[float], int]:
+    rng = random.Random(2)
+    server, round_trip, refused = [], [], 0
+    headers = {"Authorization": f"Bearer {token(base_url)}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=10) as client:
+        for index in range(WARMUP_REQUESTS + SEQUENTIAL_REQUESTS):
+            started = time.perf_counter()
+            response = client.post("/api/v1/interactions", json=payload(rng, ids))
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 201:
+                refused += 1
+                continue
+            if index >= WARMUP_REQUESTS:
+                server.append(server_ms(response))
+                round_trip.append(elapsed)
+    return server, round_trip, refused
+
+
+async def throughput(base_urls: list[str], ids: list[str]) -> tuple[int, int, float, list[float]]:
+    headers = {"Authorization": f"Bearer {token(base_urls[0])}"}
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    clients = [
+        httpx.AsyncClient(base_url=url, headers=headers, timeout=15, limits=limits)
+        for url in base_urls
+    ]
+    ok = refused = 0
+    server: list[float] = []
+    deadline = time.perf_counter() + THROUGHPUT_SECONDS
+    client_cycle = itertools.cycle(clients)
+
+    async def worker(seed: int) -> None:
+        nonlocal ok, refused
+        rng = random.Random(seed)
+        client = next(client_cycle)
+        while time.perf_counter() < deadline:
+            response = await client.post("/api/v1/interactions", json=payload(rng, ids))
+            if response.status_code == 201:
+                ok += 1
+                server.append(server_ms(response))
+            else:
+                refused += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(seed) for seed in range(CONCURRENCY)))
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        await client.aclose()
+    return ok, refused, elapsed, server
+
+
+def main() -> None:
+    setup_django()
+    ecosystem_id, ids = prepare_cast()
+    with daphne_servers(1) as urls:
+        server, round_trip, refused_seq = sequential(urls[0], ids)
+    refill_energy(ecosystem_id)
+    with daphne_servers(2) as urls:
+        ok, refused, elapsed, server_concurrent = asyncio.run(throughput(urls, ids))
+
+    seq_server, seq_round = summary(server), summary(round_trip)
+    conc = summary(server_concurrent)
+    print_table(
+        "Interactions through POST /api/v1/interactions (ms)",
+        ["measure", "n", "p50", "p95", "p99", "target"],
+        [
+            ["server time, 1 client", seq_server["n"], seq_server["p50"], seq_server["p95"],
+             seq_server["p99"], "p50<=10 p99<=30"],
+            ["round trip, 1 client", seq_round["n"], seq_round["p50"], seq_round["p95"],
+             seq_round["p99"], ""],
+            [f"server time, {CONCURRENCY} clients / 2 Daphne", conc["n"], conc["p50"],
+             conc["p95"], conc["p99"], ""],
+        ],
+    )
+    print_table(
+        "Sustained rate, two Daphne processes",
+        ["seconds", "interactions", "refused (409)", "interactions/s", "target"],
+        [[round(elapsed, 1), ok, refused, ok / elapsed, ">= 200/s"]],
+    )
+    if refused_seq:
+        print(f"(sequential phase: {refused_seq} refused)")
+
+
+if __name__ == "__main__":
+    main()

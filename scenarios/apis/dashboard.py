@@ -1,0 +1,119 @@
+"""REST for the observatory's overview: the dashboard and the relationship graph."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from characters.selectors import ecosystem_get
+
+from ..selectors import ecosystem_dashboard, ecosystem_graph
+
+NOT_FOUND = inline_serializer(
+    "DashboardNotFound", {"detail": serializers.CharField(), "code": serializers.CharField()}
+)
+
+
+class RelationshipRowSerializer(serializers.Serializer):
+    # "from" is a Python keyword: declared through the fields dict below.
+    from_name = serializers.CharField()
+    to = serializers.UUIDField()
+    to_name = serializers.CharField()
+    strength = serializers.FloatField()
+    trust = serializers.FloatField()
+    interaction_count = serializers.IntegerField()
+    label = serializers.CharField()
+
+    def get_fields(self):  # type: ignore[no-untyped-def]
+        fields = super().get_fields()
+        return {"from": serializers.UUIDField(), **fields}
+
+
+class DashboardCountsSerializer(serializers.Serializer):
+    characters = serializers.IntegerField()
+    characters_by_status = serializers.DictField(child=serializers.IntegerField())
+    relationships = serializers.IntegerField()
+    active_conversations = serializers.IntegerField(help_text="Active scenarios.")
+    scenarios_by_status = serializers.DictField(child=serializers.IntegerField())
+    interactions = serializers.IntegerField()
+
+
+class GraphSyncLagSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    oldest_pending_age_seconds = serializers.FloatField()
+    enabled = serializers.BooleanField()
+
+
+class EventEnvelopeSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    type = serializers.CharField()
+    timestamp = serializers.CharField()
+    ecosystem_id = serializers.UUIDField()
+    data = serializers.DictField()
+
+
+class DashboardOutputSerializer(serializers.Serializer):
+    ecosystem_id = serializers.UUIDField()
+    name = serializers.CharField()
+    counts = DashboardCountsSerializer()
+    events_per_minute = serializers.FloatField(help_text="Average over the last 5 minutes.")
+    last_seq = serializers.IntegerField()
+    recent_events = EventEnvelopeSerializer(many=True, help_text="The last 20, newest first.")
+    strongest_relationships = RelationshipRowSerializer(many=True)
+    most_strained_relationships = RelationshipRowSerializer(many=True)
+    mood_distribution = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Characters (not archived) per emotion label."
+    )
+    graph_sync = GraphSyncLagSerializer()
+    generated_at = serializers.DateTimeField()
+
+
+class GraphNodeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    emotion = serializers.CharField()
+    pleasure = serializers.FloatField()
+    arousal = serializers.FloatField()
+    dominance = serializers.FloatField()
+    energy = serializers.FloatField()
+    status = serializers.CharField()
+
+
+class GraphEdgeSerializer(serializers.Serializer):
+    to = serializers.UUIDField()
+    strength = serializers.FloatField()
+    trust = serializers.FloatField()
+    interaction_count = serializers.IntegerField()
+    label = serializers.CharField()
+
+    def get_fields(self):  # type: ignore[no-untyped-def]
+        fields = super().get_fields()
+        return {"from": serializers.UUIDField(), **fields}
+
+
+class GraphOutputSerializer(serializers.Serializer):
+    ecosystem_id = serializers.UUIDField()
+    nodes = GraphNodeSerializer(many=True)
+    edges = GraphEdgeSerializer(many=True, help_text="Directed: how `from` regards `to`.")
+    generated_at = serializers.DateTimeField()
+
+
+class EcosystemDashboardApi(APIView):
+    """Counts, active conversations, event rate, recent events, the strongest and most
+    strained relationships, the mood distribution and the graph sync lag."""
+
+    @extend_schema(responses={200: DashboardOutputSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, ecosystem_id: str) -> Response:
+        ecosystem = ecosystem_get(user=request.user, ecosystem_id=ecosystem_id)  # type: ignore[arg-type]
+        return Response(DashboardOutputSerializer(ecosystem_dashboard(ecosystem=ecosystem)).data)
+
+
+class EcosystemGraphApi(APIView):
+    """Nodes (characters with emotion and energy) and edges (relationships with strength
+    and trust) of one ecosystem."""
+
+    @extend_schema(responses={200: GraphOutputSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, ecosystem_id: str) -> Response:
+        ecosystem = ecosystem_get(user=request.user, ecosystem_id=ecosystem_id)  # type: ignore[arg-type]
+        return Response(GraphOutputSerializer(ecosystem_graph(ecosystem=ecosystem)).data)

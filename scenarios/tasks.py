@@ -1,0 +1,44 @@
+"""Celery tasks of the scenario clock. Thin: ids in, one service call.
+
+Both are safe to run twice or concurrently (docs/scenarios.md, "Idempotency"), which is what
+makes ``acks_late`` (redeliver when a worker dies mid-task) correct here.
+"""
+
+import logging
+import uuid
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from .services.scenarios import clock_tick, scenario_play_turn
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    name="scenarios.clock_tick",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # A tick older than a few seconds is superseded by newer ones; drop it instead of
+    # replaying a backlog after an outage (each newer tick plays everything that is due).
+    expires=10,
+)
+def scenarios_clock_tick() -> int:
+    played = clock_tick()
+    if played:
+        logger.debug("Scenario clock played %s turns.", played)
+    return played
+
+
+@shared_task(
+    name="scenarios.play_turn",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def scenarios_play_turn(scenario_id: str, turn: int) -> bool:
+    return scenario_play_turn(scenario_id=uuid.UUID(str(scenario_id)), turn=int(turn))
