@@ -47,7 +47,9 @@ INITIATOR_COST_MULTIPLIER = 1.25
 # Recovery while idle: the energy deficit halves every RECOVERY_HALF_LIFE_SECONDS for an
 # average person; introverts (who recover alone) faster, extraverts slower.
 # Rate factor = 1 + gain * (0.5 - E): 1.5 for E = 0, 0.5 for E = 1.
-RECOVERY_HALF_LIFE_SECONDS = 1800.0
+# Simulation time is compressed: a scenario ticks every few seconds, so five minutes of rest
+# stands for a night's sleep and a demo cast never talks itself to a standstill.
+RECOVERY_HALF_LIFE_SECONDS = 300.0
 SOLITUDE_RECOVERY_GAIN = 1.0
 _RECOVERY_RATE_PER_SECOND = math.log(2.0) / RECOVERY_HALF_LIFE_SECONDS
 
@@ -86,7 +88,7 @@ def apply_interaction(
 def recover(energy: float, p: BigFive, *, idle_seconds: float) -> float:
     """Energy after idle_seconds alone; idle_seconds <= 0 -> unchanged (but clamped).
 
-    energy' = 1 - (1 - energy) * exp(-ln2 / 1800 s * (1 + 1.0 * (0.5 - E)) * idle_seconds)
+    energy' = 1 - (1 - energy) * exp(-ln2 / 300 s * (1 + 1.0 * (0.5 - E)) * idle_seconds)
 
     Exponential approach to full: never decreases energy, never passes 1, and
     recover(recover(e, t1), t2) == recover(e, t1 + t2), so tick length does not matter.
