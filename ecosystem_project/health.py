@@ -7,7 +7,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import F, Min
+from django.db.models import Count, F, Min
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
@@ -87,14 +87,19 @@ def check_celery() -> dict[str, Any]:
     return _timed(probe)
 
 
-def graph_sync_lag() -> dict[str, Any]:
+def graph_sync_lag(ecosystem_id: object | None = None) -> dict[str, Any]:
+    """How far the Neo4j graph is behind PostgreSQL: relationships whose newest version Neo4j
+    lacks, and how long the oldest of them has waited. ``ecosystem_id`` narrows it to one
+    ecosystem (the dashboard); the partial index ``relationship_graph_pending`` serves both."""
     from relationships.models import Relationship
 
     pending = Relationship.objects.filter(version__gt=F("graph_version"))
-    summary = pending.aggregate(oldest=Min("updated_at"))
+    if ecosystem_id is not None:
+        pending = pending.filter(ecosystem_id=ecosystem_id)
+    summary = pending.aggregate(count=Count("pk"), oldest=Min("updated_at"))
     oldest = summary["oldest"]
     return {
-        "pending": pending.count(),
+        "pending": summary["count"],
         "oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0.0,
         "enabled": settings.GRAPH_SYNC_ENABLED,
     }

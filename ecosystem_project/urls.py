@@ -2,13 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenRefreshView
 
 from .api import api_route
+from .auth_views import RateLimitedLoginView, RateLimitedTokenObtainPairView
 from .health import HealthApi
+from .metrics import metrics_view
 
 api_v1 = [
-    api_route("auth/token", TokenObtainPairView.as_view(), "token-obtain"),
+    api_route("auth/token", RateLimitedTokenObtainPairView.as_view(), "token-obtain"),
     api_route("auth/token/refresh", TokenRefreshView.as_view(), "token-refresh"),
     api_route("health", HealthApi.as_view(), "health"),
     path("", include("characters.urls")),
@@ -22,9 +24,10 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        RateLimitedLoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -121,7 +121,7 @@ def user_for_access_token(raw_token: str) -> tuple[Any, float]:
     socket accepts exactly the tokens the REST API accepts.
     """
     authentication = JWTAuthentication()
-    validated = authentication.get_validated_token(raw_token.encode("latin1"))
+    validated = authentication.get_validated_token(raw_token.encode())
     user = authentication.get_user(validated)
     return user, float(validated["exp"])
 

@@ -26,6 +26,7 @@ from characters.selectors import character_get, ecosystem_get, get_or_404
 from relationships.dynamics import relationship_label
 from relationships.models import Relationship
 from scenarios.models import Interaction, Scenario, UserMessage
+from scenarios.selectors import scenario_time_left_seconds
 
 from .models import Event
 
@@ -148,16 +149,6 @@ def ecosystem_rows(*, user: AbstractBaseUser) -> list[EcosystemRow]:
 
 
 # --- Scenarios -----------------------------------------------------------------------------
-
-
-def scenario_seconds_left(scenario: Scenario, *, now: datetime | None = None) -> float:
-    """Active time left before the scenario ends by itself (pauses do not count)."""
-    if scenario.status == Scenario.Status.ENDED:
-        return 0.0
-    active_seconds = scenario.active_seconds
-    if scenario.status == Scenario.Status.ACTIVE and scenario.resumed_at is not None:
-        active_seconds += max(0.0, ((now or timezone.now()) - scenario.resumed_at).total_seconds())
-    return max(0.0, scenario.duration_minutes * 60 - active_seconds)
 
 
 def scenario_list_for_ecosystem(*, ecosystem: Ecosystem) -> list[Scenario]:
@@ -388,7 +379,7 @@ def scenario_chat_snapshot(*, user: AbstractBaseUser, scenario_id: object) -> Sc
     return ScenarioChatSnapshot(
         scenario=scenario,
         last_seq=last_seq,
-        seconds_left=scenario_seconds_left(scenario),
+        seconds_left=scenario_time_left_seconds(scenario=scenario),
         participants=participants,
         transcript=transcript,
         pair_relationships=pair_relationships,

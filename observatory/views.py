@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -102,6 +103,7 @@ def observatory_page(request: HttpRequest, ecosystem_id: uuid.UUID) -> HttpRespo
         "recent_events": snapshot.recent_events,
         "event_times": snapshot.event_times_last_minute,
         "active_scenario_ids": snapshot.active_scenario_ids,
+        "server_now": timezone.now().isoformat(),
         "emotion_labels": list(EMOTION_LABELS),
     }
     return render(

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, QuerySet, Value, When
+from neo4j import Query
 from neo4j.exceptions import DatabaseError, ServiceUnavailable, SessionExpired, TransientError
 
 from characters.models import Character, Ecosystem
@@ -195,12 +196,27 @@ def graph_require_configured() -> None:
         raise GraphNotConfiguredError()
 
 
-def graph_cypher(query: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+def with_reconnect(operation: Callable[[], T]) -> T:
+    """Run ``operation``; if the pooled connection it got had died (Neo4j restarted since),
+    run it once more. The driver drops an address's idle connections when it finds one
+    dead, so the second attempt connects afresh, and fails fast if Neo4j is really down.
+    Only for idempotent work: every read here, and the sync's version-guarded writes."""
+    try:
+        return operation()
+    except (SessionExpired, ServiceUnavailable) as error:
+        logger.info("Neo4j connection lost (%s); retrying once on a new connection", error)
+        return operation()
+
+
+def graph_cypher(query: str | Query, params: dict[str, Any] | None = None) -> list[list[Any]]:
     """Run one parameterized statement (auto-commit) on neomodel's connection."""
     from neomodel import db
 
-    rows, _columns = db.cypher_query(query, params or {})
-    return rows
+    def run() -> list[list[Any]]:
+        rows, _columns = db.cypher_query(query, params or {})
+        return rows
+
+    return with_reconnect(run)
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -286,13 +302,16 @@ def _write_batch(nodes: list[dict], relationships: list[dict]) -> int:
     retried here a few times with jitter, anything else goes up."""
     from neomodel import db
 
+    def write() -> int:
+        with db.transaction:
+            rows, _ = db.cypher_query(
+                SYNC_BATCH_CYPHER, {"nodes": nodes, "relationships": relationships}
+            )
+        return int(rows[0][0]) if rows else 0
+
     for attempt in range(1, TRANSIENT_WRITE_ATTEMPTS + 1):
         try:
-            with db.transaction:
-                rows, _ = db.cypher_query(
-                    SYNC_BATCH_CYPHER, {"nodes": nodes, "relationships": relationships}
-                )
-            return int(rows[0][0]) if rows else 0
+            return with_reconnect(write)
         except TransientError:
             if attempt == TRANSIENT_WRITE_ATTEMPTS:
                 raise
@@ -341,9 +360,7 @@ def _send_in_batches(
     last_pk = 0
     started = time.perf_counter()
     while True:
-        rows = list(
-            queryset.filter(pk__gt=last_pk).order_by("pk").values_list(*ROW_FIELDS)[:size]
-        )
+        rows = list(queryset.filter(pk__gt=last_pk).order_by("pk").values_list(*ROW_FIELDS)[:size])
         if not rows:
             break
         report = report + _send_rows(rows)

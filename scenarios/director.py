@@ -27,12 +27,16 @@ from scenarios.sentiment import mood_tension, sentiment
 GREETING, CHAT, CONFLICT, COLLABORATION = "greeting", "chat", "conflict", "collaboration"
 
 # --- Who speaks ------------------------------------------------------------------------------
-# weight = max(talkativeness, 0.05) * energy * prod(RECENCY_PENALTIES[k] for each k where the
-# participant is the k-th most recent speaker). Talkativeness is mostly extraversion (Mehl et
-# al. 2006); tired people talk less; the penalty keeps anyone from holding the floor, the way
-# turn-taking in a group passes the floor on (Sacks, Schegloff & Jefferson 1974).
+# weight = max(talkativeness, 0.05) * energy
+#          * 0.2 if they spoke last
+#          * 0.4 ** (how often they spoke among the last 8 utterances, i.e. ~4 exchanges)
+# Talkativeness is mostly extraversion (Mehl et al. 2006); tired people talk less; the two
+# penalties pass the floor on, as turn-taking in a group does (Sacks, Schegloff & Jefferson
+# 1974), so even a character ten times as talkative as the rest does not hold it.
 TALKATIVENESS_FLOOR = 0.05
-RECENCY_PENALTIES = (0.1, 0.3, 0.55, 0.8)
+LAST_SPEAKER_PENALTY = 0.2
+FLOOR_WINDOW = 8
+FLOOR_PENALTY = 0.4
 
 # --- To whom -------------------------------------------------------------------------------
 # weight = 0.25 + |strength| + 0.5 * count / (count + 5)
@@ -49,7 +53,7 @@ OBJECTIVE_TRUST_GAIN = 2.0
 # --- How -------------------------------------------------------------------------------------
 # weight(type) = BASE_TYPE_WEIGHTS[type] times the factors below (see docs/director.md).
 BASE_TYPE_WEIGHTS = {GREETING: 0.15, CHAT: 1.0, CONFLICT: 0.3, COLLABORATION: 0.4}
-FIRST_MEETING_GREETING_BONUS = 3.0  # added to greeting when they have never spoken
+FIRST_MEETING_GREETING_BONUS = 2.0  # added to greeting when they have never spoken
 MOOD_CONFLICT_GAIN = 1.5  # conflict * exp(1.5 * tension)
 MOOD_COLLABORATION_GAIN = 0.8  # collaboration * exp(-0.8 * tension)
 RELATIONSHIP_CONFLICT_GAIN = 2.0  # conflict * exp(-2 * strength)
@@ -110,10 +114,10 @@ def speaker_weight(participant: Participant, recent_speakers: Sequence[str]) -> 
     weight = max(talkativeness(participant.personality), TALKATIVENESS_FLOOR) * max(
         participant.energy, 0.0
     )
-    window = list(recent_speakers[-len(RECENCY_PENALTIES) :])
-    for position, speaker_id in enumerate(reversed(window)):
-        if speaker_id == participant.id:
-            weight *= RECENCY_PENALTIES[position]
+    if recent_speakers and recent_speakers[-1] == participant.id:
+        weight *= LAST_SPEAKER_PENALTY
+    window = recent_speakers[-FLOOR_WINDOW:]
+    weight *= FLOOR_PENALTY ** sum(1 for speaker_id in window if speaker_id == participant.id)
     return weight
 
 
@@ -134,8 +138,7 @@ def target_weight(
         weight *= REPLY_BONUS
     if has_objectives:
         weight *= (
-            1.0
-            + OBJECTIVE_TRUST_GAIN * speaker.personality.conscientiousness * relationship.trust
+            1.0 + OBJECTIVE_TRUST_GAIN * speaker.personality.conscientiousness * relationship.trust
         )
     return weight
 
@@ -214,9 +217,7 @@ def plan_turn(
             initiator = named
         else:
             # Nobody named (or the named one cannot talk): the most talkative answers.
-            initiator = min(
-                able, key=lambda p: (-talkativeness(p.personality) * p.energy, p.id)
-            )
+            initiator = min(able, key=lambda p: (-talkativeness(p.personality) * p.energy, p.id))
     else:
         initiator = by_id[
             _weighted_pick(

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "django_neomodel",
+    "corsheaders",
     "characters",
     "relationships",
     "scenarios",
@@ -46,6 +47,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ecosystem_project.middleware.ServerTimingMiddleware",
+    # Counts every response by method and status class (/metrics); outermost but one.
+    "ecosystem_project.metrics.RequestMetricsMiddleware",
+    # Before CommonMiddleware, so a preflight answers with CORS headers (django-cors-headers).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -140,6 +145,35 @@ CELERY_BEAT_SCHEDULE = {
     "events-prune": {"task": "observatory.events_prune", "schedule": 3600.0},
 }
 
+# Cache: throttle and login-attempt counters. Redis (atomic INCR, shared by every process)
+# whenever REDIS_URL is set; process-local memory in the embedded mode.
+CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="ecosystem"),
+            "TIMEOUT": 300,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Failed (or in-flight) logins per username + client IP before the form and the token
+# endpoint answer 429 for the rest of the window; a success clears the count.
+LOGIN_ATTEMPT_LIMIT = env.int("LOGIN_ATTEMPT_LIMIT", default=10)
+LOGIN_ATTEMPT_WINDOW_SECONDS = env.int("LOGIN_ATTEMPT_WINDOW_SECONDS", default=300)
+
+# --- CORS (django-cors-headers): the API only, from these origins only --------------------
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=False)
+CORS_PREFLIGHT_MAX_AGE = env.int("CORS_PREFLIGHT_MAX_AGE", default=86400)
+
+# --- Monitoring: GET /metrics (Prometheus) for staff sessions or this bearer token --------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Neo4j -----------------------------------------------------------------------------
 NEO4J_BOLT_URL = env.str("NEO4J_BOLT_URL", default="")
 NEOMODEL_NEO4J_BOLT_URL = NEO4J_BOLT_URL or "bolt://neo4j:neo4j@127.0.0.1:7687"
@@ -177,6 +211,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "ecosystem_project.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Views opt in with ``throttle_scope``; rates are read per request (ecosystem_project.throttling).
+    "DEFAULT_THROTTLE_CLASSES": ["ecosystem_project.throttling.ScopedUserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        # per client IP + username, on POST /api/v1/auth/token
+        "auth": env.str("THROTTLE_RATE_AUTH", default="60/min"),
+        # per user, on POST /api/v1/interactions
+        "interactions": env.str("THROTTLE_RATE_INTERACTIONS", default="6000/min"),
+        # per user, on scenario creation, pause/resume/end, mode and messages
+        "scenario_writes": env.str("THROTTLE_RATE_SCENARIO_WRITES", default="600/min"),
+    },
+    # Proxies in front of Daphne (nginx: 1); the client IP is taken from X-Forwarded-For
+    # only that many hops deep, so a client cannot choose the IP its limits are counted on.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 if env.bool("DJANGO_BROWSABLE_API", default=False):
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(

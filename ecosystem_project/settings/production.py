@@ -5,7 +5,15 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .base import env
 
-REQUIRED_SETTINGS = ("DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "DJANGO_ALLOWED_HOSTS")
+# DATABASE_URL and REDIS_URL too: without them a deployment would silently run the
+# embedded mode (SQLite in the container, in-memory channel layer, eager Celery).
+REQUIRED_SETTINGS = (
+    "DJANGO_SECRET_KEY",
+    "JWT_SIGNING_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "REDIS_URL",
+)
 _missing = [name for name in REQUIRED_SETTINGS if not env.str(name, default="")]
 if _missing:
     raise ImproperlyConfigured(

@@ -69,7 +69,7 @@ class DashboardOutputSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
 
 
-class GraphNodeSerializer(serializers.Serializer):
+class EcosystemGraphNodeSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     emotion = serializers.CharField()
@@ -80,7 +80,7 @@ class GraphNodeSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class GraphEdgeSerializer(serializers.Serializer):
+class EcosystemGraphEdgeSerializer(serializers.Serializer):
     to = serializers.UUIDField()
     strength = serializers.FloatField()
     trust = serializers.FloatField()
@@ -92,10 +92,10 @@ class GraphEdgeSerializer(serializers.Serializer):
         return {"from": serializers.UUIDField(), **fields}
 
 
-class GraphOutputSerializer(serializers.Serializer):
+class EcosystemGraphOutputSerializer(serializers.Serializer):
     ecosystem_id = serializers.UUIDField()
-    nodes = GraphNodeSerializer(many=True)
-    edges = GraphEdgeSerializer(many=True, help_text="Directed: how `from` regards `to`.")
+    nodes = EcosystemGraphNodeSerializer(many=True)
+    edges = EcosystemGraphEdgeSerializer(many=True, help_text="Directed: how `from` regards `to`.")
     generated_at = serializers.DateTimeField()
 
 
@@ -113,7 +113,7 @@ class EcosystemGraphApi(APIView):
     """Nodes (characters with emotion and energy) and edges (relationships with strength
     and trust) of one ecosystem."""
 
-    @extend_schema(responses={200: GraphOutputSerializer, 404: NOT_FOUND})
+    @extend_schema(responses={200: EcosystemGraphOutputSerializer, 404: NOT_FOUND})
     def get(self, request: Request, ecosystem_id: str) -> Response:
         ecosystem = ecosystem_get(user=request.user, ecosystem_id=ecosystem_id)  # type: ignore[arg-type]
-        return Response(GraphOutputSerializer(ecosystem_graph(ecosystem=ecosystem)).data)
+        return Response(EcosystemGraphOutputSerializer(ecosystem_graph(ecosystem=ecosystem)).data)

@@ -56,6 +56,9 @@ class InteractionOutputSerializer(serializers.Serializer):
 class InteractionCreateApi(APIView):
     """Run one interaction now: the initiator says ``content``; the target answers."""
 
+    # Per-user rate, REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["interactions"] (429 past it).
+    throttle_scope = "interactions"
+
     @extend_schema(
         request=InteractionInputSerializer,
         responses={

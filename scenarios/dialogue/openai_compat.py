@@ -85,7 +85,7 @@ _INTERACTION_WORDS = {
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _STAGE_DIRECTION = re.compile(r"\*[^*]{1,200}\*|\([^)]{1,200}\)(?=\s|$)")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
-_QUOTES = "\"'“”‘’"
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
 
 
 def describe_personality(personality: BigFive) -> str:

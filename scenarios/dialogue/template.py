@@ -501,7 +501,7 @@ ANSWER_WH: dict[str, _Pool] = {
         "Someone you know, actually.",
         "I'd rather not name names.",
         "Nobody you need to worry about.",
-        "Honestly, I thought it was you.",
+        "I honestly thought it was you.",
         "Whoever cares enough about {topic}, I suppose.",
     ),
     "which": _Pool(
@@ -519,7 +519,7 @@ WH_PREFIX = _pools(
     warm=("Oh, good question! ", "Happy to tell you. ", "", ""),
     neutral=("Well, ", "Let me think. ", "", ""),
     cold=("If you must know, ", "Fine. ", ""),
-    hostile=("Not that you deserve an answer, but ", "Ugh. ", "Fine, if it shuts you up. "),
+    hostile=("Not that you deserve an answer. ", "Ugh. ", "Fine, if it shuts you up. "),
 )
 
 DEFLECT = _pools(
@@ -558,7 +558,7 @@ EMOTION_REMARKS: dict[str, tuple[str, ...]] = {
         "I'm in such a good mood today.",
         "~Everything feels a bit brighter today.",
         "I can't stop smiling today.",
-        "Honestly, I feel great right now.",
+        "I feel wonderful right now.",
     ),
     "content": (
         "I'm quite content right now, actually.",
@@ -579,7 +579,7 @@ EMOTION_REMARKS: dict[str, tuple[str, ...]] = {
     ),
     "anger": (
         "I'm already on edge today.",
-        "Honestly, I'm fuming.",
+        "I'm fuming, to be honest.",
         "My patience is wearing thin.",
         "Don't push me right now.",
     ),
@@ -694,7 +694,7 @@ TRAIT_REMARKS: dict[tuple[str, bool], tuple[str, ...]] = {
         "I was up half the night overthinking it.",
     ),
     ("extraversion", True): (
-        "Honestly, I could talk about this all day!",
+        "I could talk about this all day!",
         "We should get everyone together and talk it over!",
         "You know me, I can't keep quiet about these things.",
         "Ask anyone, I've been telling the whole room!",
@@ -1005,35 +1005,49 @@ _PREPOSITIONS = frozenset(
 # Intensifiers sit between a determiner and its noun phrase without breaking it.
 _INTENSIFIERS = frozenset({"very", "really", "so", "quite", "pretty", "too", "rather"})
 # Function words, pronouns and common verbs: never a topic on their own.
-_STOPWORDS = frozenset(
-    """
-    i me you he she it we they him her us them myself yourself itself this that these those
-    what who whom why how when where which whose there here then than and but or nor if
-    because as so not no yes yeah oh hi hello hey ok okay well please thanks thank sorry
-    is am are was were be been being do does did done doing have has had having will would
-    can could shall should may might must let let's i'm you're it's that's we're they're
-    don't doesn't didn't can't won't isn't aren't wasn't weren't i've you've we've i'll
-    you'll i'd you'd he's she's there's what's who's how's where's ain't shouldn't wouldn't
-    couldn't haven't hasn't get got go going went gone come came say said tell told think
-    thought know knew known want wanted need needed like liked love loved hate hated feel
-    felt see saw seen look looked hear heard make made take took give gave try tried seem
-    seems mean meant keep kept find found put help start finish finished remember forget
-    believe hope wonder guess just still also even ever never always maybe perhaps actually
-    honestly really very all any some more most much many lot lots one ones thing things
-    something anything nothing everything someone anyone everyone today tonight now again
-    too quite pretty rather already soon later else enough only own same such off up down
-    out back away
-    """.split()
+_STOPWORDS = frozenset[str]().union(
+    ("i", "me", "you", "he", "she", "it", "we", "they", "him", "her", "us", "them"),
+    ("myself", "yourself", "itself", "this", "that", "these", "those", "what", "who"),
+    ("whom", "why", "how", "when", "where", "which", "whose", "there", "here", "then"),
+    ("than", "and", "but", "or", "nor", "if", "because", "as", "so", "not", "no", "yes"),
+    ("yeah", "oh", "hi", "hello", "hey", "ok", "okay", "well", "please", "thanks", "thank"),
+    ("sorry", "is", "am", "are", "was", "were", "be", "been", "being", "do", "does", "did"),
+    ("done", "doing", "have", "has", "had", "having", "will", "would", "can", "could"),
+    ("shall", "should", "may", "might", "must", "let", "let's", "i'm", "you're", "it's"),
+    ("that's", "we're", "they're", "don't", "doesn't", "didn't", "can't", "won't", "isn't"),
+    ("aren't", "wasn't", "weren't", "i've", "you've", "we've", "i'll", "you'll", "i'd"),
+    ("you'd", "he's", "she's", "there's", "what's", "who's", "how's", "where's", "ain't"),
+    ("shouldn't", "wouldn't", "couldn't", "haven't", "hasn't", "get", "got", "go", "going"),
+    ("went", "gone", "come", "came", "say", "said", "tell", "told", "think", "thought"),
+    ("know", "knew", "known", "want", "wanted", "need", "needed", "like", "liked", "love"),
+    ("loved", "hate", "hated", "feel", "felt", "see", "saw", "seen", "look", "looked"),
+    ("hear", "heard", "make", "made", "take", "took", "give", "gave", "try", "tried"),
+    ("seem", "seems", "mean", "meant", "keep", "kept", "find", "found", "put", "help"),
+    ("start", "finish", "finished", "remember", "forget", "believe", "hope", "wonder"),
+    ("guess", "just", "still", "also", "even", "ever", "never", "always", "maybe"),
+    ("perhaps", "actually", "honestly", "really", "very", "all", "any", "some", "more"),
+    ("most", "much", "many", "lot", "lots", "one", "ones", "thing", "things", "something"),
+    ("anything", "nothing", "everything", "someone", "anyone", "everyone", "today"),
+    ("tonight", "now", "again", "too", "quite", "pretty", "rather", "already", "soon"),
+    ("later", "else", "enough", "only", "own", "same", "such", "off", "up", "down", "out"),
+    ("back", "away", "tomorrow", "yesterday", "best", "worst", "better", "worse", "least"),
+    ("last", "next", "first"),
 )
 _NOUNISH_SUFFIXES = ("ings", "ing", "tion", "ment", "ness", "ity", "ship", "ism", "ance", "ence")
 _POSSESSIVE_FLIP = {"my": "your", "your": "my", "our": "our"}
 _WH_WORDS = frozenset({"what", "why", "how", "where", "when", "who", "which"})
-_AUX_WORDS = frozenset(
-    """
-    do does did are is was were can could would will should shall have has had may might
-    am don't doesn't didn't aren't isn't wasn't weren't can't couldn't won't wouldn't
-    shouldn't haven't hasn't
-    """.split()
+_AUX_WORDS = frozenset[str]().union(
+    ("do", "does", "did", "are", "is", "was", "were", "can", "could", "would", "will"),
+    ("should", "shall", "have", "has", "had", "may", "might", "am", "don't", "doesn't"),
+    ("didn't", "aren't", "isn't", "wasn't", "weren't", "can't", "couldn't", "won't"),
+    ("wouldn't", "shouldn't", "haven't", "hasn't"),
+)
+
+
+# Set phrases of greeting are not a topic ("Nobody asked about good morning").
+_GREETING_PHRASE = re.compile(
+    r"\b(?:good|lovely|fine|nice|beautiful)\s+(?:morning|afternoon|evening|day|night)\b",
+    re.IGNORECASE,
 )
 
 
@@ -1046,7 +1060,7 @@ def _topic(utterance: str, excluded: frozenset[str]) -> str | None:
     later runs win ties (the topic usually comes last). "my"/"your" are swapped, because the
     answer is spoken by the other person.
     """
-    tokens = _TOKEN_RE.findall(utterance)
+    tokens = _TOKEN_RE.findall(_GREETING_PHRASE.sub(",", utterance))
     best: tuple[float, str] | None = None
     run: list[str] = []
     run_lead = ""
@@ -1127,14 +1141,14 @@ def _question_kind(utterance: str) -> str | None:
     return None
 
 
-_VERB_START = frozenset(
-    """
-    find build fix plan decide convince win escape reach protect repair deliver solve
-    organize organise prepare rescue recover save stop prevent gather collect negotiate
-    agree choose settle persuade prove keep make get bring finish complete restore secure
-    defend discover explore map uncover investigate learn teach help host throw raise
-    write cook clean sell buy trade open close catch stay survive
-    """.split()
+_VERB_START = frozenset[str]().union(
+    ("find", "build", "fix", "plan", "decide", "convince", "win", "escape", "reach"),
+    ("protect", "repair", "deliver", "solve", "organize", "organise", "prepare", "rescue"),
+    ("recover", "save", "stop", "prevent", "gather", "collect", "negotiate", "agree"),
+    ("choose", "settle", "persuade", "prove", "keep", "make", "get", "bring", "finish"),
+    ("complete", "restore", "secure", "defend", "discover", "explore", "map", "uncover"),
+    ("investigate", "learn", "teach", "help", "host", "throw", "raise", "write", "cook"),
+    ("clean", "sell", "buy", "trade", "open", "close", "catch", "stay", "survive"),
 )
 
 
@@ -1218,14 +1232,22 @@ _CASUAL_REPLACEMENTS = {
 }
 
 
+# "Don't you dare", "isn't it?": an inverted negative stays contracted ("Do not you dare").
+_INVERSION = r"(?! (?:you|it|we|they|he|she|I)\b)"
+
+
+def _key_pattern(key: str) -> str:
+    pattern = rf"(?<![A-Za-z']){re.escape(key)}"
+    if key[-1].isalpha():
+        pattern += r"(?![A-Za-z'])"
+    if key.endswith("n't"):
+        pattern += _INVERSION
+    return pattern
+
+
 def _replacer(table: Mapping[str, str]) -> Callable[[str], str]:
     pattern = re.compile(
-        "|".join(
-            rf"(?<![A-Za-z']){re.escape(key)}(?![A-Za-z'])"
-            if key[-1].isalpha()
-            else rf"(?<![A-Za-z']){re.escape(key)}"
-            for key in sorted(table, key=len, reverse=True)
-        )
+        "|".join(_key_pattern(key) for key in sorted(table, key=len, reverse=True))
     )
 
     def replace(text: str) -> str:
@@ -1261,7 +1283,7 @@ class _Line:
     "..., I think."); the others (orders, questions, feelings) read wrong hedged.
     """
 
-    __slots__ = ("slots", "sentences", "names", "last_hedgeable")
+    __slots__ = ("last_hedgeable", "names", "sentences", "slots")
 
     def __init__(self, slots: dict[str, str], names: frozenset[str]) -> None:
         self.slots = slots
@@ -1401,12 +1423,13 @@ def _add_extras(
     while count > 0 and sources:
         total = sum(weight for weight, _ in sources)
         pick = rng.random() * total
-        index = 0
-        for index, (weight, _source) in enumerate(sources):
+        chosen = len(sources) - 1
+        for position, (weight, _source) in enumerate(sources):
             pick -= weight
             if pick <= 0:
+                chosen = position
                 break
-        _weight, source = sources.pop(index)
+        _weight, source = sources.pop(chosen)
         template = source()
         if template is not None:
             line.add(template)
@@ -1481,9 +1504,7 @@ def _decorate_core(
     return core
 
 
-def _add_closer(
-    line: _Line, voice: _Voice, rng: random.Random, topical: bool, asked: bool
-) -> None:
+def _add_closer(line: _Line, voice: _Voice, rng: random.Random, topical: bool, asked: bool) -> None:
     curiosity = 0.08 + 0.5 * voice.openness
     if voice.stance == HOSTILE:
         curiosity *= 0.5
@@ -1603,9 +1624,7 @@ class TemplateBackend:
         if core.follow is not None:
             line.add(core.follow)
         _add_extras(line, ctx, voice, rng, _extras_count(voice, rng))
-        _add_closer(
-            line, voice, rng, topic is not None, asked=line.sentences[-1].endswith("?")
-        )
+        _add_closer(line, voice, rng, topic is not None, asked=line.sentences[-1].endswith("?"))
         return _finish(line, voice, rng)
 
     def opening(self, ctx: DialogueContext) -> str:
@@ -1645,9 +1664,7 @@ class TemplateBackend:
         extras = max(0, _extras_count(voice, rng) - 1)
         _add_extras(line, ctx, voice, rng, extras, objective_said=bool(line.slots["objective"]))
         if kind != "greeting" or voice.extraversion > TRAIT_HIGH:
-            _add_closer(
-                line, voice, rng, topical=False, asked=line.sentences[-1].endswith("?")
-            )
+            _add_closer(line, voice, rng, topical=False, asked=line.sentences[-1].endswith("?"))
         return _finish(line, voice, rng)
 
     @staticmethod

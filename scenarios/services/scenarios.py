@@ -22,7 +22,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from characters import energy
 from characters.emotion import PAD
 from characters.models import Character, Ecosystem
 from characters.personality import BigFive
@@ -54,8 +53,8 @@ SEED_MAX = 2**31 - 1
 # The clock claims at most this many due scenarios per tick (each in its own short
 # transaction); the rest wait for the next tick, oldest due first, so none starves.
 CLOCK_BATCH_LIMIT = 200
-# How many of the latest speakers the director sees (to keep anyone from hogging the floor).
-RECENT_SPEAKERS = 6
+# How many of the latest exchanges the director sees (to keep anyone from hogging the floor).
+RECENT_EXCHANGES = 4
 # The mood arc splits the scenario's turns into at most this many equal segments.
 MOOD_ARC_SEGMENTS = 5
 # The voice a person's message carries when a character answers it.
@@ -509,18 +508,20 @@ def _plan(
         )
         for rel in Relationship.objects.filter(from_character__in=ids, to_character__in=ids)
     }
-    latest = Interaction.objects.filter(scenario=scenario).order_by("-turn")
-    recent_speakers = [
-        str(speaker) for speaker in latest.values_list("initiator_id", flat=True)[:RECENT_SPEAKERS]
-    ][::-1]
+    # Utterances in the order spoken, most recent last: each exchange adds opener, answerer.
+    latest = (
+        Interaction.objects.filter(scenario=scenario)
+        .order_by("-turn")
+        .values_list("initiator_id", "target_id")[:RECENT_EXCHANGES]
+    )
+    recent_speakers = [str(speaker) for exchange in reversed(list(latest)) for speaker in exchange]
     return director.plan_turn(
         participants=[
             director.Participant(
                 id=str(character.pk),
                 personality=character.personality,
                 energy=character.energy,
-                active=character.status == Character.Status.ACTIVE
-                and energy.can_interact(character.energy),
+                active=character.status == Character.Status.ACTIVE,
                 emotion=character_emotion(character=character),
             )
             for character in cast
