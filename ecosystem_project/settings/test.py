@@ -1,8 +1,19 @@
 """Tests run against the real full stack started by `make services` (var/services.env)."""
 
+import os
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASES, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WS_REVALIDATE_SECONDS = env.int("WS_REVALIDATE_SECONDS", default=2)
+
+# One test database per pytest process, so two runs on one machine never share (and drop)
+# each other's database. Subprocesses the tests start (Daphne, Celery) receive the created
+# name in DATABASE_URL.
+DATABASES["default"]["TEST"] = {
+    "NAME": env.str(
+        "TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
+    )
+}

@@ -72,6 +72,8 @@
  * @property {() => CyCollection} elements
  * @property {(fn: () => void) => void} batch
  * @property {() => void} resize
+ * @property {{(): number, (level: number): CyCore}} zoom
+ * @property {() => CyCore} center
  */
 
 /** @typedef {(options: Record<string, unknown>) => CyCore} CytoscapeFactory */
@@ -115,6 +117,8 @@ const NEUTRAL = [176, 184, 196];
 const POSITIVE = [47, 158, 68];
 /** Above this many edges, straight overlapping "haystack" edges keep the frame rate up. */
 const HAYSTACK_ABOVE_EDGES = 600;
+/** The zoom a small network is shown at instead of filling the box. */
+const COMFORTABLE_ZOOM = 1.25;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 /**
@@ -237,13 +241,17 @@ export class NetworkView {
       layout: NetworkView.layoutOptions(options.characters.length, edges.length),
       minZoom: 0.15,
       maxZoom: 3,
-      wheelSensitivity: 0.3,
       boxSelectionEnabled: false,
       autounselectify: true,
       textureOnViewport: edges.length > HAYSTACK_ABOVE_EDGES,
       hideEdgesOnViewport: edges.length > 1500,
       pixelRatio: edges.length > HAYSTACK_ABOVE_EDGES ? 1 : "auto",
     });
+    // A small cast would be fitted at a giant zoom; keep it at a natural size, centred.
+    if (cy.zoom() > COMFORTABLE_ZOOM) {
+      cy.zoom(COMFORTABLE_ZOOM);
+      cy.center();
+    }
     const view = new NetworkView(cy, options.onSelect);
     cy.on("tap", "node", (event) => {
       const node = /** @type {CyElement} */ (event.target);
@@ -271,9 +279,14 @@ export class NetworkView {
       animate: false,
       randomize: true,
       padding: 30,
-      nodeRepulsion: () => 9000,
-      idealEdgeLength: () => 90,
-      numIter: 1000,
+      nodeDimensionsIncludeLabels: true,
+      nodeRepulsion: () => 60_000,
+      nodeOverlap: 12,
+      idealEdgeLength: () => 110,
+      edgeElasticity: () => 80,
+      gravity: 0.6,
+      componentSpacing: 60,
+      numIter: 1500,
     };
   }
 
@@ -526,11 +539,17 @@ export class NetworkView {
 
   fit() {
     this.cy.fit(undefined, 30);
+    if (this.cy.zoom() > COMFORTABLE_ZOOM) {
+      this.cy.zoom(COMFORTABLE_ZOOM);
+      this.cy.center();
+    }
   }
 
   relayout() {
     const counts = this.counts();
-    this.cy.layout({ ...NetworkView.layoutOptions(counts.characters, counts.relationships), animate: counts.characters <= 150, animationDuration: 500 }).run();
+    const layout = this.cy.layout({ ...NetworkView.layoutOptions(counts.characters, counts.relationships), animate: false });
+    layout.run();
+    this.fit();
   }
 
   resize() {

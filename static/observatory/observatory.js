@@ -454,6 +454,7 @@ renderStats();
 window.setInterval(renderStats, 5_000);
 
 const connection = byId("conn-status");
+const graphMessage = byId("graph-message");
 const stream = new EcosystemStream({
   wsPath: page.ws_path,
   since: page.last_seq,
@@ -467,11 +468,10 @@ const debug = { stream, network: /** @type {NetworkView | null} */ (null) };
 Object.assign(window, { observatory: debug });
 
 /**
- * The influence ranking from the graph service, when there is one (503 without Neo4j).
- * @param {NetworkView} view
+ * The influence ranking from the graph service; null when there is none (503 without Neo4j).
+ * @returns {Promise<Map<string, number> | null>}
  */
-async function loadInfluence(view) {
-  const sizeSelect = document.getElementById("graph-size");
+async function loadInfluence() {
   try {
     const answer = await apiGet(`${page.api_base}/ecosystem/${encodeURIComponent(page.ecosystem_id)}/influence`);
     const rows = Array.isArray(answer) ? answer : answer.results ?? answer.characters ?? answer.ranking ?? [];
@@ -482,13 +482,31 @@ async function loadInfluence(view) {
       const score = Number(row.score ?? row.influence ?? row.centrality ?? row.value);
       if (id && Number.isFinite(score)) scores.set(id, score);
     }
-    if (scores.size && sizeSelect instanceof HTMLSelectElement) {
-      view.setInfluence(scores);
-      sizeSelect.querySelector('option[value="influence"]')?.removeAttribute("disabled");
-    }
+    return scores.size ? scores : null;
   } catch {
-    // No graph service (503) or not yet available: nodes stay sized by energy.
+    return null;
   }
+}
+
+/**
+ * Size by energy, or by influence when the graph service can rank the characters.
+ * @param {NetworkView} view
+ * @param {HTMLSelectElement} select
+ */
+async function changeSizeMode(view, select) {
+  if (select.value !== "influence") {
+    view.setSizeMode("energy");
+    return;
+  }
+  const scores = await loadInfluence();
+  if (!scores) {
+    select.value = "energy";
+    showMessage(graphMessage, "Influence needs the graph service (Neo4j), which is not configured here; sizes show energy.", { tone: "info" });
+    return;
+  }
+  graphMessage.hidden = true;
+  view.setInfluence(scores);
+  view.setSizeMode("influence");
 }
 
 async function startNetwork() {
@@ -506,12 +524,9 @@ async function startNetwork() {
     container.dataset.ready = "true";
     byId("graph-fit").addEventListener("click", () => view.fit());
     byId("graph-relayout").addEventListener("click", () => view.relayout());
-    const sizeSelect = document.getElementById("graph-size");
-    if (sizeSelect instanceof HTMLSelectElement) {
-      sizeSelect.addEventListener("change", () => view.setSizeMode(sizeSelect.value === "influence" ? "influence" : "energy"));
-    }
+    const sizeSelect = byIdAs("graph-size", HTMLSelectElement);
+    sizeSelect.addEventListener("change", () => void changeSizeMode(view, sizeSelect));
     window.addEventListener("resize", () => view.resize());
-    void loadInfluence(view);
   } catch (error) {
     container.replaceChildren(
       el("p", { className: "alert alert-error", text: "The network could not be drawn: the graph library is missing. Run `make vendor` and reload." }),
