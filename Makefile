@@ -16,6 +16,7 @@ help:
 	@echo "make test       the whole suite against the real services"
 	@echo "make lint       ruff + mypy (+ tsc on the observatory's JavaScript)"
 	@echo "make bench      benchmarks (prints tables)"
+	@echo "make load       locust load test, 60 s headless (LOAD_USERS, LOAD_URL), prints a table"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +69,10 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed vendor services
 	$(WITH_SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
+
+# Headless locust for LOAD_DURATION (60s) against LOAD_URL, or a run-full stack it starts.
+load: $(VENV)/.dev-installed vendor services
+	$(WITH_SERVICES) scripts/load.sh
 
 clean:
 	rm -rf var/db.sqlite3 var/staticfiles

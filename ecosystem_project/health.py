@@ -1,6 +1,7 @@
 """GET /api/v1/health: each backing service with its status and latency."""
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -87,7 +88,7 @@ def check_celery() -> dict[str, Any]:
     return _timed(probe)
 
 
-def graph_sync_lag(ecosystem_id: object | None = None) -> dict[str, Any]:
+def graph_sync_lag(ecosystem_id: uuid.UUID | str | None = None) -> dict[str, Any]:
     """How far the Neo4j graph is behind PostgreSQL: relationships whose newest version Neo4j
     lacks, and how long the oldest of them has waited. ``ecosystem_id`` narrows it to one
     ecosystem (the dashboard); the partial index ``relationship_graph_pending`` serves both."""

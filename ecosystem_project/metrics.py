@@ -29,17 +29,9 @@ from django.db.models import Min, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +281,7 @@ def metrics_access(request: HttpRequest) -> int | None:
 
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """``GET /metrics``: the Prometheus text exposition format."""
+    """``GET /metrics``: the Prometheus text format (OpenMetrics when the scraper asks)."""
     refused = metrics_access(request)
     if refused is not None:
         response = HttpResponse(
@@ -300,4 +292,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         if refused == 401:
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(metrics_registry()), content_type=content_type)

@@ -133,7 +133,7 @@ class ScopedUserRateThrottle(BaseThrottle):
         if scope not in rates:
             raise ImproperlyConfigured(f"No throttle rate for scope {scope!r} in settings.")
         rate = rates[scope]
-        return parse_rate(rate) if rate else None
+        return parse_rate(str(rate)) if rate else None
 
     def allow_request(self, request: Any, view: Any) -> bool:
         scope = self.scope_of(view)

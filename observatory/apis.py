@@ -2,7 +2,13 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,7 +43,9 @@ class EventEnvelopeOutputSerializer(serializers.Serializer):
     type = serializers.CharField(help_text=f"One of: {', '.join(Event.Type.values)}.")
     timestamp = serializers.DateTimeField()
     ecosystem_id = serializers.UUIDField()
-    data = serializers.DictField(help_text="The payload of this event type (docs/events.md).")
+    data = serializers.DictField(  # type: ignore[assignment]  # the envelope's field name
+        help_text="The payload of this event type (docs/events.md)."
+    )
 
 
 class EventPageOutputSerializer(serializers.Serializer):
@@ -58,9 +66,13 @@ class EventListApi(APIView):
 
     @extend_schema(
         operation_id="ecosystem_events_list",
-        parameters=[EventListInputSerializer],
+        parameters=[
+            OpenApiParameter("ecosystem_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
+            EventListInputSerializer,
+        ],
         responses={
             200: EventPageOutputSerializer,
+            401: OpenApiResponse(ERROR, description="Not authenticated."),
             400: OpenApiResponse(ERROR, description="since or limit malformed / out of range."),
             404: OpenApiResponse(ERROR, description="No such ecosystem of yours."),
         },

@@ -104,6 +104,7 @@ async def stream_events(
     while True:
         close_code: int | None = None
         close_reason = ""
+        failure = ""  # why the connection could not be made, if it could not
         try:
             subprotocols = [
                 Subprotocol(SUBPROTOCOL),
@@ -145,7 +146,7 @@ async def stream_events(
             logger.warning("Stream out of order (%s); resuming from since=%s", resync, last_seq)
             continue
         except (OSError, TimeoutError, InvalidHandshake) as error:
-            logger.warning("Cannot reach %s: %s", url_base, error)
+            failure = f"cannot connect: {error}"
 
         if close_code == CLOSE_UNAUTHENTICATED and not isinstance(token, str) and not token_retried:
             # Expired on an established stream, or a stale cached token: one fresh try.
@@ -158,13 +159,9 @@ async def stream_events(
         if not reconnect:
             return
         delay = random.uniform(backoff / 2, backoff)
-        logger.info(
-            "Disconnected (code %s %s); reconnecting in %.1f s from since=%s",
-            close_code,
-            close_reason,
-            delay,
-            last_seq,
-        )
+        if not failure:
+            failure = f"closed {close_code} {close_reason}" if close_code else "connection lost"
+        logger.warning("%s; reconnecting in %.1f s from since=%s", failure.strip(), delay, last_seq)
         await asyncio.sleep(delay)
         backoff = min(backoff * 2, max_backoff)
 
@@ -272,15 +269,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--since", type=int, default=None, help="replay events after this seq (default: new only)"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log reconnects")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log reconnects to stderr")
     args = parser.parse_args(argv)
     if args.since is not None and args.since < 0:
         parser.error("--since must be >= 0")
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if args.verbose else logging.ERROR,
         format="%(asctime)s %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return asyncio.run(_print_stream(args))
     except KeyboardInterrupt:

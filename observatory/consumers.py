@@ -39,6 +39,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError
 from django.http import Http404
@@ -46,6 +47,7 @@ from redis.exceptions import RedisError
 
 from characters.models import Ecosystem
 from characters.selectors import ecosystem_get
+from ecosystem_project import metrics
 
 from .auth import ANONYMOUS, AUTH_FAILURE_FOREIGN_ORIGIN, AUTH_FAILURE_INVALID_TOKEN, AuthInfo
 from .events import (
@@ -86,7 +88,7 @@ MIN_TICK_SECONDS = 0.05
 
 _SINCE_PATTERN = re.compile(r"[0-9]{1,19}")
 
-# Open connections in this process (a gauge; a metrics exporter reads it).
+# Open (accepted) connections in this process; also exported to Prometheus.
 open_connections = 0
 
 
@@ -94,9 +96,16 @@ def open_connection_count() -> int:
     return open_connections
 
 
-def _gauge_add(delta: int) -> None:
+def _connection_opened() -> None:
     global open_connections
-    open_connections += delta
+    open_connections += 1
+    metrics.ws_connection_opened()
+
+
+def _connection_closed() -> None:
+    global open_connections
+    open_connections -= 1
+    metrics.ws_connection_closed()
 
 
 class StreamRefused(Exception):
@@ -159,8 +168,9 @@ def stream_revalidate(*, user_id: Any, ecosystem_id: uuid.UUID, session_key: str
     if not owner_active:
         raise StreamRefused(CLOSE_FORBIDDEN, "user deactivated")
     if session_key is not None:
-        session_store = import_module(settings.SESSION_ENGINE).SessionStore
-        if not session_store().exists(session_key):
+        # Loading applies expiry; a flushed (logged out) or expired session reads empty.
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        if session.get(SESSION_KEY) != str(user_id):
             raise StreamRefused(CLOSE_UNAUTHENTICATED, "session ended")
     return int(last_seq)
 
@@ -276,7 +286,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
             self._stop_background()
             if self.counted:
                 self.counted = False
-                _gauge_add(-1)
+                _connection_closed()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' default dispatch first hops to a worker thread to close stale database
@@ -338,7 +348,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.last_frame_at = asyncio.get_running_loop().time()
         if not self.counted:
             self.counted = True
-            _gauge_add(1)
+            _connection_opened()
 
     # --- Frames from the client -----------------------------------------------------------
 

@@ -150,12 +150,13 @@ class CharacterNetworkApi(APIView):
     @extend_schema(
         summary="A character's network (neighbourhood with edge data), from Neo4j",
         parameters=[
+            OpenApiParameter("character_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
             OpenApiParameter(
                 "depth",
                 OpenApiTypes.INT,
                 description=f"Hops to follow, either direction: "
                 f"{NETWORK_MIN_DEPTH}..{NETWORK_MAX_DEPTH} (default 1).",
-            )
+            ),
         ],
         responses={
             200: NetworkSerializer,
@@ -197,6 +198,7 @@ class EcosystemPathApi(APIView):
             f"paths of at most {PATH_MAX_HOPS} hops. Ties go to the path with fewer hops."
         ),
         parameters=[
+            OpenApiParameter("ecosystem_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
             OpenApiParameter("from", OpenApiTypes.UUID, required=True),
             OpenApiParameter("to", OpenApiTypes.UUID, required=True),
         ],
@@ -261,6 +263,7 @@ class EcosystemInfluenceApi(APIView):
             "proportion to that strength. Negative regard confers no influence. Only "
             "characters with a relationship in the graph are ranked."
         ),
+        parameters=[OpenApiParameter("ecosystem_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
         responses={
             200: InfluenceSerializer,
             404: OpenApiResponse(ErrorSerializer, description="Unknown or another user's."),

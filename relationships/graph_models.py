@@ -14,7 +14,7 @@ installed from them) and the object API for ad-hoc work and the naive benchmark.
 """
 
 from neomodel import (
-    DateTimeProperty,
+    DateTimeNeo4jFormatProperty,
     FloatProperty,
     IntegerProperty,
     RelationshipTo,
@@ -33,7 +33,7 @@ class RelatesTo(StructuredRel):
     strength = FloatProperty(default=0.0)
     trust = FloatProperty(default=0.3)
     interaction_count = IntegerProperty(default=0)
-    last_interaction_at = DateTimeProperty()
+    last_interaction_at = DateTimeNeo4jFormatProperty()
     # The PostgreSQL row's version; the sync only ever replaces an older one.
     version = IntegerProperty(default=0)
 
@@ -45,6 +45,6 @@ class CharacterNode(StructuredNode):
     name = StringProperty(default="")
     ecosystem_id = StringProperty(index=True, required=True)
     # When the sync last wrote this node; the orphan sweep leaves young nodes alone.
-    synced_at = DateTimeProperty()
+    synced_at = DateTimeNeo4jFormatProperty()
 
     relates_to = RelationshipTo("CharacterNode", RELATES_TO, model=RelatesTo)

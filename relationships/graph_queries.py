@@ -35,7 +35,7 @@ from neo4j.exceptions import ClientError
 
 from ecosystem_project.errors import ServiceUnavailableError
 
-from .graph import GRAPH_UNAVAILABLE_ERRORS, graph_cypher, graph_require_configured
+from .graph import GRAPH_UNAVAILABLE_ERRORS, EntityId, graph_cypher, graph_require_configured
 
 NETWORK_MIN_DEPTH = 1
 NETWORK_MAX_DEPTH = 3
@@ -169,7 +169,7 @@ def graph_read(query: str, params: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def graph_network(*, character_id: object, depth: int) -> dict[str, Any] | None:
+def graph_network(*, character_id: EntityId, depth: int) -> dict[str, Any] | None:
     """The character's neighbourhood within ``depth`` hops (either direction), with every
     edge between its members; each node carries its hop ``distance``. None when the
     character has no node in the graph yet (no relationship synced)."""
@@ -190,7 +190,7 @@ def graph_network(*, character_id: object, depth: int) -> dict[str, Any] | None:
     }
 
 
-def graph_ecosystem(*, ecosystem_id: object) -> EcosystemGraph:
+def graph_ecosystem(*, ecosystem_id: EntityId) -> EcosystemGraph:
     """Every node and directed edge of one ecosystem, in one indexed query."""
     rows = graph_read(ECOSYSTEM_GRAPH_CYPHER, {"ecosystem_id": str(ecosystem_id)})
     names: dict[str, str] = {}
@@ -203,14 +203,14 @@ def graph_ecosystem(*, ecosystem_id: object) -> EcosystemGraph:
 
 
 def graph_strongest_trust_path(
-    *, ecosystem_id: object, from_id: object, to_id: object, max_hops: int = PATH_MAX_HOPS
+    *, ecosystem_id: EntityId, from_id: EntityId, to_id: EntityId, max_hops: int = PATH_MAX_HOPS
 ) -> tuple[TrustPath | None, EcosystemGraph]:
     graph = graph_ecosystem(ecosystem_id=ecosystem_id)
     path = strongest_trust_path(graph.edges, str(from_id), str(to_id), max_hops=max_hops)
     return path, graph
 
 
-def graph_influence(*, ecosystem_id: object) -> tuple[list[InfluenceScore], EcosystemGraph]:
+def graph_influence(*, ecosystem_id: EntityId) -> tuple[list[InfluenceScore], EcosystemGraph]:
     graph = graph_ecosystem(ecosystem_id=ecosystem_id)
     return strength_weighted_pagerank(graph.names, graph.edges), graph
 

@@ -116,6 +116,9 @@ class ScenarioAdmin(admin.ModelAdmin):
             return (*self.readonly_fields, "ecosystem", "seed")
         return self.readonly_fields
 
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.inlines if obj is not None else ()  # messages exist only once it runs
+
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "participants":
             from characters.models import Character

@@ -59,7 +59,7 @@ def scenario_time_left_seconds(*, scenario: Scenario, now: datetime | None = Non
 def scenario_list(
     *, user: AbstractBaseUser, ecosystem: Ecosystem | None = None
 ) -> QuerySet[Scenario]:
-    queryset = Scenario.objects.filter(ecosystem__owner=user)
+    queryset = Scenario.objects.filter(ecosystem__owner=user)  # type: ignore[misc]
     if ecosystem is not None:
         queryset = queryset.filter(ecosystem=ecosystem)
     return queryset.prefetch_related(

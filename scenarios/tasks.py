@@ -8,11 +8,14 @@ import logging
 import uuid
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
-from .services.scenarios import clock_tick, scenario_play_turn
+from .services.scenarios import clock_run, scenario_play_turn
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_SECONDS = 2.0
 
 
 @shared_task(
@@ -25,7 +28,11 @@ logger = logging.getLogger(__name__)
     expires=10,
 )
 def scenarios_clock_tick() -> int:
-    played = clock_tick()
+    """Keep the clock for a window of ``SCENARIO_CLOCK_WINDOW_SECONDS`` (default 2 s, two
+    beat periods): consecutive ticks overlap, so a worker pool of two or more always has
+    two claimers playing scenarios at their due time."""
+    window = float(getattr(settings, "SCENARIO_CLOCK_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
+    played = clock_run(seconds=window)
     if played:
         logger.debug("Scenario clock played %s turns.", played)
     return played

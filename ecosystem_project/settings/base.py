@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "ecosystem_project.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # Views opt in with ``throttle_scope``; rates are read per request (ecosystem_project.throttling).
+    # Views opt in with ``throttle_scope``; rates are read per request (see throttling.py).
     "DEFAULT_THROTTLE_CLASSES": ["ecosystem_project.throttling.ScopedUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         # per client IP + username, on POST /api/v1/auth/token

@@ -17,11 +17,13 @@ REQUIRED_SETTINGS = (
 _missing = [name for name in REQUIRED_SETTINGS if not env.str(name, default="")]
 if _missing:
     raise ImproperlyConfigured(
-        "\n".join(f"Missing required setting: {name} (set it in the environment)" for name in _missing)
+        "\n".join(
+            f"Missing required setting: {name} (set it in the environment)" for name in _missing
+        )
     )
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
-SIMPLE_JWT["SIGNING_KEY"] = env.str("JWT_SIGNING_KEY")  # noqa: F405
+SIMPLE_JWT["SIGNING_KEY"] = env.str("JWT_SIGNING_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DEBUG = False
 

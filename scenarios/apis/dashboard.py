@@ -23,7 +23,7 @@ class RelationshipRowSerializer(serializers.Serializer):
     strength = serializers.FloatField()
     trust = serializers.FloatField()
     interaction_count = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
 
     def get_fields(self):  # type: ignore[no-untyped-def]
         fields = super().get_fields()
@@ -50,7 +50,7 @@ class EventEnvelopeSerializer(serializers.Serializer):
     type = serializers.CharField()
     timestamp = serializers.CharField()
     ecosystem_id = serializers.UUIDField()
-    data = serializers.DictField()
+    data = serializers.DictField()  # type: ignore[assignment]  # a field, not .data
 
 
 class DashboardOutputSerializer(serializers.Serializer):
@@ -85,7 +85,7 @@ class EcosystemGraphEdgeSerializer(serializers.Serializer):
     strength = serializers.FloatField()
     trust = serializers.FloatField()
     interaction_count = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
 
     def get_fields(self):  # type: ignore[no-untyped-def]
         fields = super().get_fields()

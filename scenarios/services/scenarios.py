@@ -12,6 +12,7 @@ turn already played). See docs/scenarios.md.
 import logging
 import math
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from characters.emotion import PAD
@@ -53,6 +55,10 @@ SEED_MAX = 2**31 - 1
 # The clock claims at most this many due scenarios per tick (each in its own short
 # transaction); the rest wait for the next tick, oldest due first, so none starves.
 CLOCK_BATCH_LIMIT = 200
+# clock_run: the longest sleep between passes (a new scenario is noticed within it) and the
+# shortest (while another claimer holds an overdue scenario).
+CLOCK_MAX_IDLE_SECONDS = 0.5
+CLOCK_MIN_SLEEP_SECONDS = 0.01
 # How many of the latest exchanges the director sees (to keep anyone from hogging the floor).
 RECENT_EXCHANGES = 4
 # The mood arc splits the scenario's turns into at most this many equal segments.
@@ -333,7 +339,10 @@ def scenario_post_message(
         if target is None:
             raise _invalid("target_character_id", "This character does not take part.")
     message = UserMessage.objects.create(
-        scenario=scenario, author=author, content=content, target_character=target
+        scenario=scenario,
+        author=author,  # type: ignore[misc]  # AUTH_USER_MODEL
+        content=content,
+        target_character=target,
     )
     events_append(
         ecosystem_id=scenario.ecosystem_id,
@@ -421,7 +430,7 @@ def scenario_summary(*, scenario: Scenario, reason: str) -> dict[str, Any]:
     }
 
 
-def _mood_arc(turn_states: Sequence[tuple[int, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+def _mood_arc(turn_states: Sequence[tuple[int | None, Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """Emotion labels after each exchange (both speakers), counted per segment of turns."""
     if not turn_states:
         return []
@@ -649,6 +658,34 @@ def _claim_and_advance(*, now: datetime, seen: set[uuid.UUID]) -> tuple[uuid.UUI
         scenario.next_tick_at = _next_tick(scenario, now=clock_now)
         scenario.save(update_fields=["turn", "next_tick_at"])
         return scenario.pk, int(played)
+
+
+def _seconds_until_next_due(*, now: datetime) -> float | None:
+    earliest = Scenario.objects.filter(status=Scenario.Status.ACTIVE).aggregate(
+        earliest=Min("next_tick_at")
+    )["earliest"]
+    return None if earliest is None else (earliest - now).total_seconds()
+
+
+def clock_run(*, seconds: float, max_idle_seconds: float = CLOCK_MAX_IDLE_SECONDS) -> int:
+    """Keep the clock for ``seconds``: play what is due, sleep until the next scenario is
+    due (at most ``max_idle_seconds``, to notice new ones), repeat. Returns turns played.
+
+    The Celery task runs this for a window a little longer than beat's period, so each
+    scenario plays within milliseconds of its due time instead of at beat's next second,
+    and overlapping windows on a worker's pool share the work (SKIP LOCKED) in parallel.
+    """
+    deadline = time.monotonic() + seconds
+    played = 0
+    while True:
+        played += clock_tick()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return played
+        until_due = _seconds_until_next_due(now=timezone.now())
+        pause = max_idle_seconds if until_due is None else min(until_due, max_idle_seconds)
+        # An overdue row another claimer holds shows up as "due now": poll, do not spin.
+        time.sleep(min(max(pause, CLOCK_MIN_SLEEP_SECONDS), remaining))
 
 
 def clock_tick(*, now: datetime | None = None, limit: int = CLOCK_BATCH_LIMIT) -> int:

@@ -282,7 +282,7 @@ function messageItem(message) {
   return el(
     "li",
     {
-      className: `message type-${message.interactionType}${message.answersUser ? " answers-user" : ""}`,
+      className: `message msg-${message.interactionType}${message.answersUser ? " answers-user" : ""}`,
       dataset: {
         kind: "character",
         speakerId: message.speakerId,

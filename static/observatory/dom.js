@@ -78,7 +78,9 @@ export function readJsonScript(id) {
  * @returns {string}
  */
 export function fixed(value, digits = 2) {
-  return Number.isFinite(value) ? value.toFixed(digits) : "–";
+  if (!Number.isFinite(value)) return "–";
+  const text = value.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : text; // never "-0.00"
 }
 
 /**

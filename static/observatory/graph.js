@@ -74,6 +74,7 @@
  * @property {() => void} resize
  * @property {{(): number, (level: number): CyCore}} zoom
  * @property {() => CyCore} center
+ * @property {() => HTMLElement | null} container
  */
 
 /** @typedef {(options: Record<string, unknown>) => CyCore} CytoscapeFactory */
@@ -117,6 +118,8 @@ const NEUTRAL = [176, 184, 196];
 const POSITIVE = [47, 158, 68];
 /** Above this many edges, straight overlapping "haystack" edges keep the frame rate up. */
 const HAYSTACK_ABOVE_EDGES = 600;
+/** A large network redraws at most this often while events stream in. */
+const LARGE_DRAW_INTERVAL_MS = 250;
 /** The zoom a small network is shown at instead of filling the box. */
 const COMFORTABLE_ZOOM = 1.25;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -199,18 +202,34 @@ function edgeData(edge) {
 export class NetworkView {
   /**
    * @param {CyCore} cy
+   * @param {CharacterNode[]} characters
+   * @param {RelationshipEdge[]} relationships
+   * @param {boolean} large
    * @param {(id: string | null) => void} onSelect
    */
-  constructor(cy, onSelect) {
+  constructor(cy, characters, relationships, large, onSelect) {
     this.cy = cy;
     this.onSelect = onSelect;
+    /** A big network: no transitions, no edge pulses (every redraw costs). */
+    this.large = large;
+    /** The page's model of the network; cytoscape's elements are its view, brought up to
+     * date once per animation frame. @type {Map<string, CharacterNode>} */
+    this.characters = new Map(characters.map((c) => [c.id, c]));
+    /** @type {Map<string, RelationshipEdge>} edge id ("from>to") -> relationship */
+    this.relationships = new Map(relationships.map((r) => [edgeId(r.from, r.to), r]));
+    /** @type {Set<string>} */
+    this.dirtyNodes = new Set();
+    /** @type {Set<string>} */
+    this.dirtyEdges = new Set();
+    this.frameRequested = false;
+    this.lastDrawAt = 0;
     /** @type {SizeMode} */
     this.sizeMode = "energy";
     /** @type {Map<string, number>} character id -> influence 0..1 */
     this.influence = new Map();
     /** @type {string | null} */
     this.selected = null;
-    /** How many in-place updates were applied (tests and the curious read it). */
+    /** How many element updates were drawn (tests and the curious read it). */
     this.updates = 0;
   }
 
@@ -229,6 +248,7 @@ export class NetworkView {
     const cytoscape = /** @type {CytoscapeFactory} */ (module.default);
     const known = new Set(options.characters.map((c) => c.id));
     const edges = options.relationships.filter((e) => known.has(e.from) && known.has(e.to));
+    const large = edges.length > HAYSTACK_ABOVE_EDGES;
     /** @type {CyElementDefinition[]} */
     const elements = [
       ...options.characters.map((c) => ({ group: /** @type {const} */ ("nodes"), data: NetworkView.nodeData(c, "energy", undefined) })),
@@ -237,22 +257,25 @@ export class NetworkView {
     const cy = cytoscape({
       container: options.container,
       elements,
-      style: NetworkView.style(edges.length > HAYSTACK_ABOVE_EDGES),
-      layout: NetworkView.layoutOptions(options.characters.length, edges.length),
+      style: NetworkView.style(large),
+      layout: NetworkView.layoutOptions(options.characters.length, edges.length, options.container.clientWidth),
       minZoom: 0.15,
       maxZoom: 3,
       boxSelectionEnabled: false,
       autounselectify: true,
-      textureOnViewport: edges.length > HAYSTACK_ABOVE_EDGES,
+      textureOnViewport: large,
       hideEdgesOnViewport: edges.length > 1500,
-      pixelRatio: edges.length > HAYSTACK_ABOVE_EDGES ? 1 : "auto",
+      pixelRatio: large ? 1 : "auto",
     });
     // A small cast would be fitted at a giant zoom; keep it at a natural size, centred.
     if (cy.zoom() > COMFORTABLE_ZOOM) {
       cy.zoom(COMFORTABLE_ZOOM);
       cy.center();
     }
-    const view = new NetworkView(cy, options.onSelect);
+    const view = new NetworkView(cy, options.characters, edges, large, options.onSelect);
+    cy.nodes().forEach((node) => {
+      if (node.data("status") === "resting") node.addClass("resting");
+    });
     cy.on("tap", "node", (event) => {
       const node = /** @type {CyElement} */ (event.target);
       view.onSelect(node.id());
@@ -266,9 +289,11 @@ export class NetworkView {
   /**
    * @param {number} nodeCount
    * @param {number} edgeCount
+   * @param {number} width the container's width in pixels (a phone gets a tighter layout)
    * @returns {Record<string, unknown>}
    */
-  static layoutOptions(nodeCount, edgeCount) {
+  static layoutOptions(nodeCount, edgeCount, width) {
+    const spacing = clamp(width / 8, 45, 110);
     if (nodeCount <= 1) return { name: "grid", padding: 40 };
     if (nodeCount > 150 || edgeCount > 1200) {
       // Big casts: a force layout would take seconds; concentric by degree is instant.
@@ -280,9 +305,9 @@ export class NetworkView {
       randomize: true,
       padding: 30,
       nodeDimensionsIncludeLabels: true,
-      nodeRepulsion: () => 60_000,
+      nodeRepulsion: () => 5 * spacing * spacing,
       nodeOverlap: 12,
-      idealEdgeLength: () => 110,
+      idealEdgeLength: () => spacing,
       edgeElasticity: () => 80,
       gravity: 0.6,
       componentSpacing: 60,
@@ -291,10 +316,14 @@ export class NetworkView {
   }
 
   /**
-   * @param {boolean} haystack
+   * @param {boolean} large straight edges without arrows and no transitions
    * @returns {Record<string, unknown>[]}
    */
-  static style(haystack) {
+  static style(large) {
+    const nodeTransition = large
+      ? {}
+      : { "transition-property": "background-color, width, height, border-color, border-width", "transition-duration": 400 };
+    const edgeTransition = large ? {} : { "transition-property": "line-color, width, opacity", "transition-duration": 400 };
     return [
       {
         selector: "node",
@@ -314,8 +343,7 @@ export class NetworkView {
           "min-zoomed-font-size": 7,
           "border-width": 2,
           "border-color": "#ffffff",
-          "transition-property": "background-color, width, height, border-color, border-width",
-          "transition-duration": 400,
+          ...nodeTransition,
         },
       },
       { selector: "node.resting", style: { opacity: 0.55 } },
@@ -326,14 +354,13 @@ export class NetworkView {
         style: {
           "line-color": "data(color)",
           width: "data(width)",
-          "curve-style": haystack ? "haystack" : "bezier",
+          "curve-style": large ? "haystack" : "bezier",
           "haystack-radius": 0.4,
-          "target-arrow-shape": haystack ? "none" : "triangle",
+          "target-arrow-shape": large ? "none" : "triangle",
           "target-arrow-color": "data(color)",
           "arrow-scale": 0.7,
-          opacity: 0.75,
-          "transition-property": "line-color, width, opacity",
-          "transition-duration": 400,
+          opacity: large ? 0.5 : 0.75,
+          ...edgeTransition,
         },
       },
       { selector: "edge.pulse", style: { opacity: 1, "z-index": 10 } },
@@ -359,23 +386,21 @@ export class NetworkView {
 
   /** @param {string} id */
   has(id) {
-    return this.cy.getElementById(id).length > 0;
+    return this.characters.has(id);
   }
 
   /**
-   * The node's current data (a copy of what the page knows about the character).
+   * What the page knows about a character now.
    * @param {string} id
    * @returns {CharacterNode | null}
    */
   character(id) {
-    const node = this.cy.getElementById(id);
-    return node.length ? /** @type {CharacterNode} */ (node.data()) : null;
+    return this.characters.get(id) ?? null;
   }
 
   /** @param {string} id */
   nameOf(id) {
-    const node = this.cy.getElementById(id);
-    return node.length ? String(node.data("name")) : "someone";
+    return this.characters.get(id)?.name ?? "someone";
   }
 
   /**
@@ -388,26 +413,16 @@ export class NetworkView {
     const outgoing = [];
     /** @type {RelationshipEdge[]} */
     const incoming = [];
-    const node = this.cy.getElementById(id);
-    if (!node.length) return { outgoing, incoming };
-    node.connectedEdges().forEach((edge) => {
-      const data = edge.data();
-      const row = {
-        from: String(data.source),
-        to: String(data.target),
-        strength: Number(data.strength),
-        trust: Number(data.trust),
-        interaction_count: Number(data.interaction_count),
-        label: String(data.label ?? ""),
-      };
-      (row.from === id ? outgoing : incoming).push(row);
-    });
+    for (const edge of this.relationships.values()) {
+      if (edge.from === id) outgoing.push(edge);
+      else if (edge.to === id) incoming.push(edge);
+    }
     return { outgoing, incoming };
   }
 
   /** Counts for the stats cards. */
   counts() {
-    return { characters: this.cy.nodes().length, relationships: this.cy.edges().length };
+    return { characters: this.characters.size, relationships: this.relationships.size };
   }
 
   /**
@@ -416,36 +431,39 @@ export class NetworkView {
    * @param {Partial<CharacterNode>} state
    */
   updateCharacter(id, state) {
-    const node = this.cy.getElementById(id);
-    if (!node.length) {
+    const current = this.characters.get(id);
+    if (!current) {
       if (state.status === "archived" || !state.name) return;
-      this.addCharacter(/** @type {CharacterNode} */ ({ ...state, id }));
+      this.addCharacter(/** @type {CharacterNode} */ ({ pleasure: 0, arousal: 0, dominance: 0, label: "neutral", energy: 1, status: "active", ...state, id }));
       return;
     }
     if (state.status === "archived") {
-      node.remove();
-      this.bump();
+      this.characters.delete(id);
+      for (const [key, edge] of this.relationships) {
+        if (edge.from === id || edge.to === id) this.relationships.delete(key);
+      }
+      this.cy.getElementById(id).remove();
+      this.bump(1);
       return;
     }
-    const current = /** @type {CharacterNode} */ (node.data());
     const next = { ...current };
     for (const key of /** @type {(keyof CharacterNode)[]} */ (["name", "label", "energy", "pleasure", "arousal", "dominance", "status"])) {
       if (state[key] !== undefined && state[key] !== null) {
         /** @type {Record<string, unknown>} */ (next)[key] = state[key];
       }
     }
-    node.data(NetworkView.nodeData(next, this.sizeMode, this.influence.get(id)));
-    if (next.status === "resting") node.addClass("resting");
-    else node.removeClass("resting");
-    this.bump();
+    this.characters.set(id, next);
+    this.dirtyNodes.add(id);
+    this.scheduleDraw();
   }
 
   /** @param {CharacterNode} character */
   addCharacter(character) {
+    this.characters.set(character.id, character);
     const box = this.cy.nodes().length ? this.cy.nodes().boundingBox() : { x1: 0, y1: 0, w: 200, h: 200 };
     const position = { x: box.x1 + Math.random() * box.w, y: box.y1 + Math.random() * box.h };
     this.cy.add({ group: "nodes", data: NetworkView.nodeData(character, this.sizeMode, undefined), position });
-    this.bump();
+    this.bump(1);
   }
 
   /**
@@ -466,21 +484,61 @@ export class NetworkView {
       interaction_count: Number(change.interaction_count ?? 0),
       label: String(change.label ?? ""),
     };
-    const element = this.cy.getElementById(edgeId(from, to));
-    if (element.length) {
-      element.data(edgeData(edge));
-    } else {
-      this.cy.add({ group: "edges", data: edgeData(edge) });
-      if (this.selected) this.highlight(this.selected);
+    const key = edgeId(from, to);
+    const known = this.relationships.has(key);
+    this.relationships.set(key, edge);
+    if (known) {
+      this.dirtyEdges.add(key);
+      this.scheduleDraw();
+      return;
     }
-    this.bump();
+    this.cy.add({ group: "edges", data: edgeData(edge) });
+    if (this.selected) this.highlight(this.selected);
+    this.bump(1);
+  }
+
+  /** Bring cytoscape's elements up to date with the model: once per animation frame, and in
+   * a large network at most every LARGE_DRAW_INTERVAL_MS (each redraw of 2,000 edges costs
+   * tens of milliseconds; the page stays smooth and the graph at most that much behind). */
+  scheduleDraw() {
+    if (this.frameRequested) return;
+    this.frameRequested = true;
+    const wait = this.large ? Math.max(0, this.lastDrawAt + LARGE_DRAW_INTERVAL_MS - performance.now()) : 0;
+    window.setTimeout(() => requestAnimationFrame(() => this.draw()), wait);
+  }
+
+  draw() {
+    this.frameRequested = false;
+    this.lastDrawAt = performance.now();
+    const nodes = [...this.dirtyNodes];
+    const edges = [...this.dirtyEdges];
+    this.dirtyNodes.clear();
+    this.dirtyEdges.clear();
+    this.cy.batch(() => {
+      for (const id of nodes) {
+        const character = this.characters.get(id);
+        const node = this.cy.getElementById(id);
+        if (!character || !node.length) continue;
+        node.data(NetworkView.nodeData(character, this.sizeMode, this.influence.get(id)));
+        if (character.status === "resting") node.addClass("resting");
+        else node.removeClass("resting");
+      }
+      for (const key of edges) {
+        const edge = this.relationships.get(key);
+        const element = this.cy.getElementById(key);
+        if (edge && element.length) element.data(edgeData(edge));
+      }
+    });
+    this.bump(nodes.length + edges.length);
   }
 
   /**
-   * Briefly mark the characters (and the edges between them) of an interaction.
+   * Briefly mark the characters and the edges between them of an interaction (small
+   * networks only).
    * @param {string[]} ids
    */
   pulse(ids) {
+    if (this.large) return; // two extra redraws of a big network per interaction: not worth it
     for (const id of ids) {
       const node = this.cy.getElementById(id);
       if (node.length) node.flashClass("pulse", 1200);
@@ -522,11 +580,8 @@ export class NetworkView {
    */
   setSizeMode(mode) {
     this.sizeMode = mode;
-    this.cy.batch(() => {
-      this.cy.nodes().forEach((node) => {
-        node.data(NetworkView.nodeData(/** @type {CharacterNode} */ (node.data()), mode, this.influence.get(node.id())));
-      });
-    });
+    for (const id of this.characters.keys()) this.dirtyNodes.add(id);
+    this.scheduleDraw();
   }
 
   /** @param {Map<string, number>} scores character id -> score (any scale) */
@@ -547,7 +602,8 @@ export class NetworkView {
 
   relayout() {
     const counts = this.counts();
-    const layout = this.cy.layout({ ...NetworkView.layoutOptions(counts.characters, counts.relationships), animate: false });
+    const width = this.cy.container()?.clientWidth ?? 800;
+    const layout = this.cy.layout({ ...NetworkView.layoutOptions(counts.characters, counts.relationships, width), animate: false });
     layout.run();
     this.fit();
   }
@@ -556,7 +612,8 @@ export class NetworkView {
     this.cy.resize();
   }
 
-  bump() {
-    this.updates += 1;
+  /** @param {number} count */
+  bump(count) {
+    this.updates += count;
   }
 }

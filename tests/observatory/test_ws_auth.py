@@ -140,7 +140,9 @@ def test_token_in_the_query_string_is_ignored(user, ecosystem):
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", ""])
 def test_invalid_token_closes_4401(ecosystem, token):
-    code, _ = close_code_for(ws_path(ecosystem.pk), subprotocols=["ecosystem.v1", f"bearer.{token}"])
+    code, _ = close_code_for(
+        ws_path(ecosystem.pk), subprotocols=["ecosystem.v1", f"bearer.{token}"]
+    )
     assert code == 4401
 
 
@@ -214,7 +216,7 @@ def test_unauthenticated_is_refused_before_the_ecosystem_is_looked_at(user):
 
 def test_session_cookie_from_the_same_origin_opens(user, ecosystem):
     headers = cookie_headers(session_cookie_for(user), origin="http://testserver")
-    subprotocol, first = opens(ws_path(ecosystem.pk), headers=headers)
+    _, first = opens(ws_path(ecosystem.pk), headers=headers)
     assert first["type"] == "heartbeat"
 
 

@@ -275,7 +275,9 @@ def test_a_live_message_that_skips_seq_is_gap_filled_from_the_log(
             await database_sync_to_async(write_events)(ecosystem.pk, 4)
             assert await observer.nothing_more(0.3)
             [fourth] = await database_sync_to_async(
-                lambda: [e.envelope() for e in event_log.events_since(ecosystem_id=ecosystem.pk, since=3)]
+                lambda: [
+                    e.envelope() for e in event_log.events_since(ecosystem_id=ecosystem.pk, since=3)
+                ]
             )()
             await get_channel_layer().group_send(
                 ecosystem_group_name(ecosystem.pk), {"type": "event.publish", "events": [fourth]}
@@ -285,7 +287,9 @@ def test_a_live_message_that_skips_seq_is_gap_filled_from_the_log(
     assert seqs_of(run(scenario)) == [1, 2, 3, 4]
 
 
-def test_a_lost_broadcast_is_found_by_the_periodic_check(ecosystem, token, settings, broadcasts_lost):
+def test_a_lost_broadcast_is_found_by_the_periodic_check(
+    ecosystem, token, settings, broadcasts_lost
+):
     async def scenario():
         async with Observer(ecosystem.pk, token) as observer:
             await observer.until_live()

@@ -172,7 +172,7 @@ def _worker_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(
+def sync_worker(
     django_db_setup: Any, django_db_blocker: Any, graph_task_queue: str, graph_constraints: None
 ) -> Iterator[str]:
     """A real `celery worker` process on this session's queue and test database."""

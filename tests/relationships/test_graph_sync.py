@@ -104,7 +104,7 @@ def services(command: str) -> None:
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_after_a_burst_of_interactions_the_graph_equals_postgresql(graph, celery_worker):
+def test_after_a_burst_of_interactions_the_graph_equals_postgresql(graph, sync_worker):
     ecosystem = EcosystemFactory()
     cast = cast_of(ecosystem, 8)
 
@@ -117,7 +117,7 @@ def test_after_a_burst_of_interactions_the_graph_equals_postgresql(graph, celery
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_with_neo4j_down_interactions_succeed_and_the_graph_catches_up(graph, celery_worker):
+def test_with_neo4j_down_interactions_succeed_and_the_graph_catches_up(graph, sync_worker):
     ecosystem = EcosystemFactory()
     cast = cast_of(ecosystem, 12)
     health = APIClient()
@@ -148,25 +148,28 @@ def test_with_neo4j_down_interactions_succeed_and_the_graph_catches_up(graph, ce
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_deleting_a_character_removes_it_and_its_relationships_from_the_graph(graph, celery_worker):
+def test_deleting_a_character_removes_it_and_its_relationships_from_the_graph(graph, sync_worker):
     ecosystem = EcosystemFactory()
     mira, tobias, ada = cast_of(ecosystem, 3)
     run_interactions([mira, tobias, ada], 6, seed=3)
     assert wait_until(lambda: graph_equals_postgres(ecosystem.pk), timeout=30)
 
+    tobias_id = str(tobias.pk)
+    assert any(tobias_id in pair for pair in graph_pairs(ecosystem.pk))
+
     tobias.delete()
 
     def tobias_gone() -> bool:
-        return not cypher("MATCH (c:Character {uid: $uid}) RETURN c", {"uid": str(tobias.pk)})
+        return not cypher("MATCH (c:Character {uid: $uid}) RETURN c", {"uid": tobias_id})
 
     assert wait_until(tobias_gone, timeout=30)
     assert graph_pairs(ecosystem.pk) == postgres_pairs(ecosystem.pk)
-    assert all(str(tobias.pk) not in pair for pair in graph_pairs(ecosystem.pk))
+    assert all(tobias_id not in pair for pair in graph_pairs(ecosystem.pk))
 
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_deleting_an_ecosystem_removes_all_its_nodes(graph, celery_worker):
+def test_deleting_an_ecosystem_removes_all_its_nodes(graph, sync_worker):
     ecosystem = EcosystemFactory()
     run_interactions(cast_of(ecosystem, 4), 8, seed=4)
     assert wait_until(lambda: graph_equals_postgres(ecosystem.pk), timeout=30)

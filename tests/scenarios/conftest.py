@@ -67,7 +67,7 @@ class CeleryCluster:
     def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> None:
         env = {**self.env, "PGAPPNAME": name, **(extra_env or {})}
         with self.log_path(name).open("ab") as log:
-            self.processes[name] = subprocess.Popen(  # noqa: S603 - our own celery binary
+            self.processes[name] = subprocess.Popen(
                 [str(Path(sys.executable).with_name("celery")), "-A", "ecosystem_project", *args],
                 cwd=REPO_ROOT,
                 env=env,
@@ -106,6 +106,17 @@ class CeleryCluster:
                 "--loglevel=INFO",
             ],
         )
+
+    def wait_for_beat(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Until beat has sent its first clock tick (the schedule is running)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "Sending due task scenario-clock" in self.log("beat"):
+                return
+            if self.processes["beat"].poll() is not None:
+                raise RuntimeError(f"beat exited:\n{self.log('beat')}")
+            time.sleep(0.1)
+        raise RuntimeError(f"beat sent no clock tick in {timeout} s:\n{self.log('beat')}")
 
     def wait_for_workers(self, names: set[str], timeout: float = START_TIMEOUT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
@@ -173,6 +184,7 @@ def celery_cluster(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
             cluster.start_worker(name, wait=False)
         cluster.wait_for_workers(set(WORKER_NAMES))
         cluster.start_beat()
+        cluster.wait_for_beat()
         yield cluster
     finally:
         cluster.stop_all()

@@ -3,6 +3,7 @@ the same function): what is due plays, the next tick keeps its cadence, time run
 concurrent ticks never play one turn twice."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.utils import timezone
 from observatory.models import Event
 from scenarios.models import Interaction, Scenario
 from scenarios.services.scenarios import (
+    clock_run,
     clock_tick,
     scenario_create,
     scenario_pause,
@@ -111,9 +113,27 @@ def test_the_most_overdue_scenarios_go_first_and_the_batch_is_bounded(ecosystem)
 
 
 @pytest.mark.django_db
-def test_the_clock_task_calls_the_clock(ecosystem):
+def test_the_clock_task_keeps_the_clock_for_its_window(ecosystem, settings):
+    settings.SCENARIO_CLOCK_WINDOW_SECONDS = 0.3
     new_scenario(ecosystem, now=timezone.now() - timedelta(seconds=5))
+    started = time.monotonic()
     assert scenarios_clock_tick.apply().get() == 1
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+
+@pytest.mark.django_db
+def test_clock_run_plays_each_scenario_at_its_due_time_not_at_the_next_tick(ecosystem):
+    t0 = timezone.now()
+    early = new_scenario(ecosystem, now=t0 - timedelta(seconds=0.7), tick_seconds=1.0)
+    late = new_scenario(
+        ecosystem, now=t0 - timedelta(seconds=0.4), tick_seconds=1.0, names=("Otto", "Yuki")
+    )
+    due = {s.pk: s.next_tick_at for s in (early, late)}
+    assert clock_run(seconds=0.9) == 2
+    for scenario in (early, late):
+        interaction = Interaction.objects.get(scenario=scenario)
+        lateness = (interaction.created - due[scenario.pk]).total_seconds()
+        assert 0 <= lateness < 0.15, lateness
 
 
 @pytest.mark.django_db(transaction=True)
@@ -133,7 +153,7 @@ def test_concurrent_ticks_never_play_the_same_turn(ecosystem):
         try:
             barrier.wait()
             played.append(clock_tick())
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()

@@ -327,3 +327,67 @@ def test_transcript_lists_turns_in_order_with_names_emotions_and_relationship_ch
     assert [i["turn"] for i in later["interactions"]] == [4, 5]
     bad = api.get(f"/api/v1/scenarios/{scenario_id}/messages?since_turn=-1")
     assert bad.status_code == 400
+
+
+# --- admin ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, user):
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client.force_login(user)
+    return client
+
+
+def test_admin_lists_scenarios_and_interactions(admin_client, scenario_id):
+    play_turns(scenario_id, 2)
+    assert admin_client.get("/admin/scenarios/scenario/").status_code == 200
+    assert admin_client.get(f"/admin/scenarios/scenario/{scenario_id}/change/").status_code == 200
+    listing = admin_client.get("/admin/scenarios/interaction/?interaction_type=chat&q=the")
+    assert listing.status_code == 200
+
+
+def test_admin_actions_go_through_the_services(admin_client, scenario_id, ecosystem):
+    changelist = "/admin/scenarios/scenario/"
+    for action, status in (
+        ("pause_scenarios", "paused"),
+        ("resume_scenarios", "active"),
+        ("end_scenarios", "ended"),
+    ):
+        response = admin_client.post(
+            changelist, {"action": action, "_selected_action": [scenario_id]}
+        )
+        assert response.status_code == 302
+        assert Scenario.objects.get(pk=scenario_id).status == status
+    # On an ended scenario the action is refused with a message, not an error page.
+    response = admin_client.post(
+        changelist, {"action": "pause_scenarios", "_selected_action": [scenario_id]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "has ended" in response.content.decode()
+    assert Event.objects.filter(ecosystem=ecosystem, type="scenario_ended").count() == 1
+
+
+def test_admin_creates_a_scenario_through_the_service(admin_client, ecosystem, cast):
+    response = admin_client.post(
+        "/admin/scenarios/scenario/add/",
+        {
+            "ecosystem": str(ecosystem.pk),
+            "title": "Made in the admin",
+            "setting": "",
+            "mood": "calm",
+            "objectives": "[]",
+            "participants": [str(c.pk) for c in cast[:2]],
+            "duration_minutes": 5,
+            "tick_seconds": 3,
+            "seed": 4,
+            "mode": "observer",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    scenario = Scenario.objects.get(title="Made in the admin")
+    assert scenario.status == "active"
+    assert scenario.next_tick_at is not None
+    assert scenario.participants.count() == 2
+    assert Event.objects.filter(ecosystem=ecosystem, type="scenario_started").count() == 1
