@@ -20,6 +20,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from characters.models import Ecosystem
+from ecosystem_project import metrics
 
 from .models import Event
 
@@ -68,6 +69,7 @@ def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> li
     ]
     Event.objects.bulk_create(rows)
     envelopes = [row.envelope() for row in rows]
+    transaction.on_commit(lambda: metrics.events_written(len(rows)))
     transaction.on_commit(lambda: events_broadcast(ecosystem_id=ecosystem_id, envelopes=envelopes))
     return rows
 
@@ -81,6 +83,7 @@ def events_broadcast(*, ecosystem_id: uuid.UUID | str, envelopes: list[dict[str,
     message = {"type": "event.publish", "events": envelopes}
     try:
         async_to_sync(channel_layer.group_send)(ecosystem_group_name(ecosystem_id), message)
+        metrics.events_broadcast(len(envelopes))
     except (RedisError, OSError) as error:
         logger.warning("Broadcast of events %s.. failed: %s", envelopes[0]["seq"], error)
 

@@ -10,7 +10,9 @@ class EcosystemCreateForm(forms.ModelForm):
         model = Ecosystem
         fields = ("name", "description")
         widgets = {
-            "name": forms.TextInput(attrs={"placeholder": "e.g. Harbor Town", "autocomplete": "off"}),
+            "name": forms.TextInput(
+                attrs={"placeholder": "e.g. Harbor Town", "autocomplete": "off"}
+            ),
             "description": forms.Textarea(
                 attrs={"rows": 2, "placeholder": "What kind of place is it? (optional)"}
             ),

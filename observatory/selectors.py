@@ -12,11 +12,12 @@ events carry absolute values (new strength, energy ...), so applying one twice i
 and the browser drops transcript entries it already shows (by interaction id).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -90,8 +91,15 @@ class EcosystemRow:
     last_event_at: datetime | None
     live: bool
 
+    @property
+    def active_recently(self) -> bool:
+        """Something happened within the last minute ("just now")."""
+        return self.last_event_at is not None and (
+            timezone.now() - self.last_event_at < timedelta(minutes=1)
+        )
 
-def ecosystem_rows(*, user: AbstractBaseUser) -> list[EcosystemRow]:
+
+def ecosystem_rows(*, user: User) -> list[EcosystemRow]:
     """The user's ecosystems, newest first, with their counts and live/idle state (1 query)."""
     ecosystems = (
         Ecosystem.objects.filter(owner=user)
@@ -124,7 +132,9 @@ def ecosystem_rows(*, user: AbstractBaseUser) -> list[EcosystemRow]:
                 Value(0),
             ),
             last_event_at=Subquery(
-                Event.objects.filter(ecosystem=OuterRef("pk")).order_by("-seq").values("created")[:1]
+                Event.objects.filter(ecosystem=OuterRef("pk"))
+                .order_by("-seq")
+                .values("created")[:1]
             ),
         )
         .order_by("-created")
@@ -153,7 +163,11 @@ def ecosystem_rows(*, user: AbstractBaseUser) -> list[EcosystemRow]:
 
 def scenario_list_for_ecosystem(*, ecosystem: Ecosystem) -> list[Scenario]:
     """The director's list: playing, then paused, then ended; newest first in each (2 queries)."""
-    status_rank = {Scenario.Status.ACTIVE: 0, Scenario.Status.PAUSED: 1, Scenario.Status.ENDED: 2}
+    status_rank: dict[str, int] = {
+        Scenario.Status.ACTIVE: 0,
+        Scenario.Status.PAUSED: 1,
+        Scenario.Status.ENDED: 2,
+    }
     scenarios = list(
         Scenario.objects.filter(ecosystem=ecosystem)
         .exclude(status=Scenario.Status.ENDED)
@@ -171,7 +185,7 @@ def scenario_list_for_ecosystem(*, ecosystem: Ecosystem) -> list[Scenario]:
     return scenarios
 
 
-def scenario_get(*, user: AbstractBaseUser, scenario_id: object) -> Scenario:
+def scenario_get(*, user: User, scenario_id: object) -> Scenario:
     return get_or_404(
         Scenario.objects.filter(ecosystem__owner=user).select_related("ecosystem"), scenario_id
     )
@@ -193,7 +207,7 @@ class ObservatorySnapshot:
     stats: dict[str, int | float] = field(default_factory=dict)
 
 
-def _character_node(row: dict[str, Any]) -> dict[str, Any]:
+def _character_node(row: Mapping[str, Any]) -> dict[str, Any]:
     bio = row["bio"] or ""
     return {
         "id": str(row["id"]),
@@ -213,7 +227,7 @@ def _character_node(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _relationship_edge(row: dict[str, Any]) -> dict[str, Any]:
+def _relationship_edge(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "from": str(row["from_character_id"]),
         "to": str(row["to_character_id"]),
@@ -224,7 +238,7 @@ def _relationship_edge(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def observatory_snapshot(*, user: AbstractBaseUser, ecosystem_id: object) -> ObservatorySnapshot:
+def observatory_snapshot(*, user: User, ecosystem_id: object) -> ObservatorySnapshot:
     """Everything the observatory's first view shows, in a fixed number of queries."""
     ecosystem = ecosystem_get(user=user, ecosystem_id=ecosystem_id)
     # Read first: whatever commits after this reaches the page over the WebSocket.
@@ -311,7 +325,9 @@ def _interaction_entry(interaction: Interaction) -> dict[str, Any]:
         "response": interaction.response,
         "relationship_change": interaction.relationship_change,
         "emotional_states": interaction.emotional_states,
-        "user_message_id": str(interaction.user_message_id) if interaction.user_message_id else None,
+        "user_message_id": str(interaction.user_message_id)
+        if interaction.user_message_id
+        else None,
     }
 
 
@@ -328,7 +344,7 @@ def _user_message_entry(message: UserMessage) -> dict[str, Any]:
     }
 
 
-def scenario_chat_snapshot(*, user: AbstractBaseUser, scenario_id: object) -> ScenarioChatSnapshot:
+def scenario_chat_snapshot(*, user: User, scenario_id: object) -> ScenarioChatSnapshot:
     """The scenario chat's first view: state, participants, transcript (oldest first) and the
     relationships among the participants."""
     scenario = scenario_get(user=user, scenario_id=scenario_id)
@@ -336,9 +352,7 @@ def scenario_chat_snapshot(*, user: AbstractBaseUser, scenario_id: object) -> Sc
         "last_seq", flat=True
     )[0]
     scenario.refresh_from_db()  # after last_seq: the state is at least as new as the stream
-    participant_rows = list(
-        scenario.participants.order_by("name", "id").values(*CHARACTER_FIELDS)
-    )
+    participant_rows = list(scenario.participants.order_by("name", "id").values(*CHARACTER_FIELDS))
     participants = [_character_node(row) for row in participant_rows]
     participant_ids = [row["id"] for row in participant_rows]
     interactions = list(
@@ -439,7 +453,7 @@ def _timeline_point(interaction: Interaction, character_key: str) -> TimelinePoi
         return None
 
 
-def character_snapshot(*, user: AbstractBaseUser, character_id: object) -> CharacterSnapshot:
+def character_snapshot(*, user: User, character_id: object) -> CharacterSnapshot:
     """Profile, emotion/energy timeline, relationships both ways, recent interactions."""
     character = character_get(user=user, character_id=character_id)
     involving = Q(initiator=character) | Q(target=character)

@@ -25,6 +25,7 @@ rm -f "$LOAD_SUMMARY_JSON"
 
 server_pid=""
 metrics_dir=""
+# shellcheck disable=SC2317  # called through the trap
 cleanup() {
     if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
         # The stack runs in its own process group (setsid): stop exactly that group.

@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import CACHES, DATABASES, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -17,3 +17,6 @@ DATABASES["default"]["TEST"] = {
         "TEST_DATABASE_NAME", default=f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
     )
 }
+
+# Keys of this run only: rate-limit counters of one run never leak into the next.
+CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"

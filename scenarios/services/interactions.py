@@ -21,6 +21,7 @@ from django.utils import timezone
 from characters import emotion, energy
 from characters.models import Character
 from characters.personality import compatibility
+from ecosystem_project import metrics
 from characters.services import (
     character_bring_up_to_date,
     character_emotion,
@@ -390,6 +391,8 @@ def interaction_process(
         )
         relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
         transaction.on_commit(lambda: graph_sync_enqueue(relationship_ids=relationship_ids))
+        elapsed_seconds = time.perf_counter() - started
+        transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
     return InteractionResult(
         interaction=interaction,
         relationship_change=relationship_change,

@@ -119,7 +119,7 @@ const POSITIVE = [47, 158, 68];
 /** Above this many edges, straight overlapping "haystack" edges keep the frame rate up. */
 const HAYSTACK_ABOVE_EDGES = 600;
 /** A large network redraws at most this often while events stream in. */
-const LARGE_DRAW_INTERVAL_MS = 250;
+const LARGE_DRAW_INTERVAL_MS = 400;
 /** The zoom a small network is shown at instead of filling the box. */
 const COMFORTABLE_ZOOM = 1.25;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -340,7 +340,7 @@ export class NetworkView {
           "text-margin-y": 5,
           "text-outline-color": "#ffffff",
           "text-outline-width": 2.5,
-          "min-zoomed-font-size": 7,
+          "min-zoomed-font-size": large ? 9 : 7,
           "border-width": 2,
           "border-color": "#ffffff",
           ...nodeTransition,

@@ -135,7 +135,7 @@ def live_server_process(
         if process.poll() is not None:
             pytest.fail(f"The e2e server exited ({process.returncode}):\n{server.log()}")
         try:
-            with urllib.request.urlopen(f"{server.url}/accounts/login/", timeout=2) as answer:  # noqa: S310
+            with urllib.request.urlopen(f"{server.url}/accounts/login/", timeout=2) as answer:
                 if answer.status == 200:
                     break
         except OSError:

@@ -241,7 +241,7 @@ def test_reconnect_resumes_from_last_seq_without_duplicates(open_browser):
 def test_scenario_created_on_the_page_plays_its_first_turns_in_the_chat(open_browser):
     user = UserFactory()
     ecosystem = EcosystemFactory(owner=user)
-    cast = make_cast(ecosystem)
+    make_cast(ecosystem)
     browser = open_browser()
     browser.login(user)
     page = browser.page
@@ -265,12 +265,16 @@ def test_scenario_created_on_the_page_plays_its_first_turns_in_the_chat(open_bro
     message = page.locator("#director-message")
     expect(message).to_contain_text("Lantern boats")
     expect(page.locator("#scenario-list .scenario-item", has_text="Lantern boats")).to_be_visible()
-    expect(page.locator("#feed .feed-item").first).to_contain_text("Scenario “Lantern boats” started")
+    expect(page.locator("#feed .feed-item").first).to_contain_text(
+        "Scenario “Lantern boats” started"
+    )
     message.get_by_role("link", name="Open the chat").click()
 
     expect(page.locator("h1")).to_have_text("Lantern boats")
     expect(page.locator("#participants .participant")).to_have_count(3)
-    expect(page.locator("#transcript > li[data-kind=character]")).not_to_have_count(0, timeout=8_000)
+    expect(page.locator("#transcript > li[data-kind=character]")).not_to_have_count(
+        0, timeout=8_000
+    )
     first = page.locator("#transcript > li[data-kind=character]").first
     expect(first.locator(".emo-text")).not_to_be_empty()
     expect(page.locator("#relationship-summary .summary-item")).not_to_have_count(0)
@@ -312,9 +316,7 @@ def test_participant_sends_a_direct_message_and_the_named_character_answers(open
     expect(mine).to_have_count(1)
     expect(mine).to_contain_text("to Tobias")
     expect(mine).to_contain_text("Tobias, will you lead the parade?")
-    answer = page.locator(
-        f"#transcript > li.answers-user[data-speaker-id='{cast['Tobias'].pk}']"
-    )
+    answer = page.locator(f"#transcript > li.answers-user[data-speaker-id='{cast['Tobias'].pk}']")
     expect(answer).to_have_count(1, timeout=10_000)
     expect(answer).to_contain_text("answering you")
     # The message arrived once, though both the POST answer and its event announced it.
@@ -406,7 +408,9 @@ def test_a_name_full_of_html_is_shown_as_text_everywhere(open_browser):
     page.goto(f"{browser.url}/scenarios/{scenario.pk}/")
     browser.wait_live()
     expect(page.locator("h1")).to_have_text(XSS_NAME)
-    expect(page.locator("#transcript > li[data-kind=character]")).not_to_have_count(0, timeout=8_000)
+    expect(page.locator("#transcript > li[data-kind=character]")).not_to_have_count(
+        0, timeout=8_000
+    )
     expect(page.locator("#participants")).to_contain_text(XSS_NAME)
     assert_inert()
 
@@ -484,6 +488,10 @@ def test_screenshots_of_the_main_pages(open_browser):
     """Not a behaviour of its own: renders the demo-like town for docs/screenshots/."""
     user = UserFactory()
     ecosystem, cast, scenario = make_harbor_town(user)
+    quiet = EcosystemFactory(
+        owner=user, name="Night Market", description="Stalls, lanterns and old rivalries."
+    )
+    make_cast(quiet, names=("Ada", "Bela", "Cyrus", "Dov"))
     browser = open_browser()
     browser.login(user)
     page = browser.page

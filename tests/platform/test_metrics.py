@@ -152,21 +152,24 @@ def test_graph_sync_lag_and_overdue_scenarios_are_read_at_scrape_time(staff_clie
     assert value(after, "ecosystem_graph_sync_lag_seconds") >= 0
 
 
-def test_an_interaction_through_the_api_shows_in_the_metrics(staff_client, api, pair):
-    """Needs the instrument calls in the interaction service and the event log (see
-    docs/operations.md, "Metrics")."""
+def test_an_interaction_through_the_api_shows_in_the_metrics(
+    staff_client, api, pair, django_capture_on_commit_callbacks
+):
+    """Needs the instrument calls in the interaction service and the event log (they count
+    committed work, in ``transaction.on_commit``)."""
     mira, tobias = pair
     before = scrape(staff_client)
-    response = api.post(
-        "/api/v1/interactions",
-        {
-            "initiator_id": str(mira.pk),
-            "target_id": str(tobias.pk),
-            "type": "chat",
-            "content": "How is the harbour today?",
-        },
-        format="json",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/interactions",
+            {
+                "initiator_id": str(mira.pk),
+                "target_id": str(tobias.pk),
+                "type": "chat",
+                "content": "How is the harbour today?",
+            },
+            format="json",
+        )
     assert response.status_code == 201, response.json()
     after = scrape(staff_client)
 
@@ -177,6 +180,47 @@ def test_an_interaction_through_the_api_shows_in_the_metrics(staff_client, api, 
     assert moved("ecosystem_http_responses_total", method="POST", status="2xx") == 1
     assert moved("ecosystem_interaction_latency_seconds_count") == 1
     assert moved("ecosystem_events_written_total") == 3
+    assert moved("ecosystem_events_broadcast_total") == 3
+
+
+def test_a_scenario_turn_shows_in_the_metrics_with_its_lateness(
+    staff_client, api, ecosystem, pair, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scenarios.models import Scenario
+    from scenarios.services.scenarios import clock_tick
+
+    created = api.post(
+        f"/api/v1/ecosystem/{ecosystem.pk}/scenario",
+        {
+            "title": "Dock talk",
+            "character_ids": [str(character.pk) for character in pair],
+            "duration_minutes": 10,
+            "tick_seconds": 5,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    Scenario.objects.filter(pk=created.json()["id"]).update(
+        next_tick_at=timezone.now() - timedelta(seconds=3)
+    )
+    before = scrape(staff_client)
+    assert value(before, "ecosystem_scenario_tick_overdue_seconds") >= 3
+    with django_capture_on_commit_callbacks(execute=True):
+        assert clock_tick() == 1
+    after = scrape(staff_client)
+
+    def moved(name, **labels):
+        return (value(after, name, **labels) or 0) - (value(before, name, **labels) or 0)
+
+    assert moved("ecosystem_scenario_turns_played_total") == 1  # database reading
+    assert moved("ecosystem_scenario_turns_total") == 1
+    assert moved("ecosystem_scenario_tick_lateness_seconds_bucket", le="2.0") == 0
+    assert moved("ecosystem_scenario_tick_lateness_seconds_bucket", le="5.0") == 1
+    assert value(after, "ecosystem_scenario_tick_overdue_seconds") == 0
 
 
 def test_multiprocess_mode_sums_every_process_and_keeps_ws_per_pid(tmp_path):

@@ -182,6 +182,26 @@ def test_interactions_are_throttled_per_user_with_retry_after(settings, user, pa
     assert response.status_code == 201, response.json()
 
 
+@pytest.mark.django_db
+def test_scenario_writes_are_throttled_per_user(settings, api, ecosystem, pair):
+    set_rates(settings, scenario_writes="1/day")
+    body = {
+        "title": "Market day",
+        "setting": "the square",
+        "character_ids": [str(character.pk) for character in pair],
+        "duration_minutes": 10,
+        "tick_seconds": 5,
+    }
+    url = f"/api/v1/ecosystem/{ecosystem.pk}/scenario"
+    first = api.post(url, body, format="json")
+    assert first.status_code == 201, first.json()
+    refused = api.post(url, {**body, "title": "Market night"}, format="json")
+    assert refused.status_code == 429
+    assert_retry_after(refused)
+    # Reading is not a write: the scenario can still be looked at.
+    assert api.get(f"/api/v1/scenarios/{first.json()['id']}").status_code == 200
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_write_throttle_count_holds_under_concurrency(settings):
     set_rates(settings, interactions="10/day")
