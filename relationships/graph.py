@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, F, QuerySet, Value, When
+from kombu.exceptions import OperationalError as KombuOperationalError
 from neo4j import Query
 from neo4j.exceptions import DatabaseError, ServiceUnavailable, SessionExpired, TransientError
 
@@ -239,7 +240,12 @@ def graph_sync_enqueue(*, relationship_ids: Sequence[int]) -> None:
         return
     from .tasks import graph_sync_relationships
 
-    graph_sync_relationships.delay(list(relationship_ids))
+    try:
+        graph_sync_relationships.delay(list(relationship_ids))
+    except (KombuOperationalError, OSError) as error:
+        # The change is committed and stays pending: the reconcile sends it. An unreachable
+        # broker must not turn a successful interaction into an error.
+        logger.warning("graph sync not enqueued (%s); the reconcile will send it", error)
 
 
 def graph_remove_enqueue(
@@ -250,10 +256,13 @@ def graph_remove_enqueue(
         return
     from .tasks import graph_remove
 
-    graph_remove.delay(
-        character_ids=[str(pk) for pk in character_ids],
-        ecosystem_id=str(ecosystem_id) if ecosystem_id is not None else None,
-    )
+    try:
+        graph_remove.delay(
+            character_ids=[str(pk) for pk in character_ids],
+            ecosystem_id=str(ecosystem_id) if ecosystem_id is not None else None,
+        )
+    except (KombuOperationalError, OSError) as error:
+        logger.warning("graph removal not enqueued (%s); the orphan sweep will do it", error)
 
 
 # --------------------------------------------------------------------------- writes

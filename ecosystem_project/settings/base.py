@@ -112,6 +112,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", default=True)
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 
 # A request body over this size answers 400 before any view sees it.
@@ -173,6 +174,9 @@ CORS_PREFLIGHT_MAX_AGE = env.int("CORS_PREFLIGHT_MAX_AGE", default=86400)
 
 # --- Monitoring: GET /metrics (Prometheus) for staff sessions or this bearer token --------
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# The clock task keeps the clock this long per beat tick (see docs/scenarios.md).
+SCENARIO_CLOCK_WINDOW_SECONDS = env.float("SCENARIO_CLOCK_WINDOW_SECONDS", default=2.0)
 
 # --- Neo4j -----------------------------------------------------------------------------
 NEO4J_BOLT_URL = env.str("NEO4J_BOLT_URL", default="")
@@ -247,6 +251,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ScenarioStatusEnum": "scenarios.models.Scenario.Status"},
 }
 
 LOGGING = {

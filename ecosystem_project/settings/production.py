@@ -37,3 +37,6 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# nginx serves collectstatic's output (docker/nginx); Daphne does not.
+SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", default=False)

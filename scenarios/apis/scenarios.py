@@ -288,6 +288,8 @@ class ScenarioCreateApi(APIView):
     """Create a scenario in one of your ecosystems and start it: the first turn plays one
     tick from now, then one turn per tick until ``duration_minutes`` of active time."""
 
+    throttle_scope = "scenario_writes"
+
     @extend_schema(
         request=ScenarioCreateInputSerializer,
         responses={201: ScenarioOutputSerializer, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
@@ -357,6 +359,8 @@ class ScenarioDetailApi(APIView):
 
 
 class _ScenarioActionApi(APIView):
+    throttle_scope = "scenario_writes"
+
     action_service: Any = None
 
     def post(self, request: Request, scenario_id: str) -> Response:
@@ -407,6 +411,8 @@ class ScenarioEndApi(_ScenarioActionApi):
 class ScenarioModeApi(APIView):
     """Switch between watching (``observer``) and stepping in (``participant``)."""
 
+    throttle_scope = "scenario_writes"
+
     @extend_schema(
         request=ScenarioModeInputSerializer,
         responses={
@@ -440,6 +446,8 @@ class ScenarioMessagesApi(APIView):
     """GET: the transcript (every interaction in turn order, plus the messages people sent).
     POST: a person's message, answered on the next turn by the named character (or the
     director's choice); participant mode only, 409 in observer mode."""
+
+    throttle_scope = "scenario_writes"
 
     @extend_schema(
         parameters=[TranscriptQuerySerializer],

@@ -28,6 +28,7 @@ from characters.emotion import PAD
 from characters.models import Character, Ecosystem
 from characters.personality import BigFive
 from characters.services import character_bring_up_to_date, character_emotion
+from ecosystem_project import metrics
 from ecosystem_project.errors import ApplicationError, ConflictError, NotFoundError
 from observatory.events import events_append
 from relationships.dynamics import RelationshipState
@@ -654,7 +655,11 @@ def _claim_and_advance(*, now: datetime, seen: set[uuid.UUID]) -> tuple[uuid.UUI
         ):
             _end_locked(scenario, reason="duration_elapsed", now=clock_now)
             return scenario.pk, 0
+        due = scenario.next_tick_at or clock_now
         played = _play_locked(scenario, turn=scenario.turn + 1, now=clock_now)
+        if played:
+            lateness_seconds = (clock_now - due).total_seconds()
+            transaction.on_commit(lambda: metrics.scenario_turn_played(lateness_seconds))
         scenario.next_tick_at = _next_tick(scenario, now=clock_now)
         scenario.save(update_fields=["turn", "next_tick_at"])
         return scenario.pk, int(played)
