@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark module (or those named) and let each print its table.
 
-    python -m bench                    # all
-    python -m bench interactions ws    # only bench_interactions and bench_ws
+python -m bench                    # all
+python -m bench interactions ws    # only bench_interactions and bench_ws
 """
 
 import importlib

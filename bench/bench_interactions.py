@@ -151,12 +151,30 @@ def main() -> None:
         "Interactions through POST /api/v1/interactions (ms)",
         ["measure", "n", "p50", "p95", "p99", "target"],
         [
-            ["server time, 1 client", seq_server["n"], seq_server["p50"], seq_server["p95"],
-             seq_server["p99"], "p50<=10 p99<=30"],
-            ["round trip, 1 client", seq_round["n"], seq_round["p50"], seq_round["p95"],
-             seq_round["p99"], ""],
-            [f"server time, {CONCURRENCY} clients / 2 Daphne", conc["n"], conc["p50"],
-             conc["p95"], conc["p99"], ""],
+            [
+                "server time, 1 client",
+                seq_server["n"],
+                seq_server["p50"],
+                seq_server["p95"],
+                seq_server["p99"],
+                "p50<=10 p99<=30",
+            ],
+            [
+                "round trip, 1 client",
+                seq_round["n"],
+                seq_round["p50"],
+                seq_round["p95"],
+                seq_round["p99"],
+                "",
+            ],
+            [
+                f"server time, {CONCURRENCY} clients / 2 Daphne",
+                conc["n"],
+                conc["p50"],
+                conc["p95"],
+                conc["p99"],
+                "",
+            ],
         ],
     )
     print_table(

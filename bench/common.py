@@ -40,7 +40,9 @@ def _use_bench_database() -> None:
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", BENCH_SETTINGS)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        sys.exit("Benchmarks run against the full stack: use `make bench` (loads var/services.env).")
+        sys.exit(
+            "Benchmarks run against the full stack: use `make bench` (loads var/services.env)."
+        )
     _use_bench_database()
     import django
 
@@ -81,9 +83,20 @@ def daphne_servers(count: int) -> Iterator[list[str]]:
             log = open(log_dir / f"bench-daphne-{index}.log", "w")  # noqa: SIM115
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                     "ecosystem_project.asgi:application"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    [
+                        sys.executable,
+                        "-m",
+                        "daphne",
+                        "-b",
+                        "127.0.0.1",
+                        "-p",
+                        str(port),
+                        "ecosystem_project.asgi:application",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")

@@ -13,7 +13,17 @@ def _bar(value: float) -> str:
 class CharacterInline(admin.TabularInline):
     model = Character
     extra = 0
-    fields = ("name", "status", "openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism", "energy", "emotion")
+    fields = (
+        "name",
+        "status",
+        "openness",
+        "conscientiousness",
+        "extraversion",
+        "agreeableness",
+        "neuroticism",
+        "energy",
+        "emotion",
+    )
     readonly_fields = ("emotion",)
     show_change_link = True
 
@@ -27,7 +37,12 @@ class EcosystemAdmin(admin.ModelAdmin):
     inlines = (CharacterInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ecosystem]:
-        return super().get_queryset(request).select_related("owner").annotate(_character_count=Count("characters"))
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("owner")
+            .annotate(_character_count=Count("characters"))
+        )
 
     @admin.display(description="characters", ordering="_character_count")
     def character_count(self, ecosystem: Ecosystem) -> int:
@@ -45,9 +60,30 @@ class CharacterAdmin(admin.ModelAdmin):
         (None, {"fields": ("id", "ecosystem", "name", "bio", "status")}),
         (
             "Personality (Big Five, 0..1)",
-            {"fields": ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism", "personality_readable")},
+            {
+                "fields": (
+                    "openness",
+                    "conscientiousness",
+                    "extraversion",
+                    "agreeableness",
+                    "neuroticism",
+                    "personality_readable",
+                )
+            },
         ),
-        ("Emotion (PAD, -1..1) and energy", {"fields": ("pleasure", "arousal", "dominance", "emotion", "energy", "state_updated_at")}),
+        (
+            "Emotion (PAD, -1..1) and energy",
+            {
+                "fields": (
+                    "pleasure",
+                    "arousal",
+                    "dominance",
+                    "emotion",
+                    "energy",
+                    "state_updated_at",
+                )
+            },
+        ),
     )
 
     @admin.display(description="energy", ordering="energy")
@@ -56,9 +92,27 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.display(description="personality (O C E A N)")
     def personality_summary(self, character: Character) -> str:
-        return " ".join(f"{getattr(character, field):.1f}" for field in ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"))
+        return " ".join(
+            f"{getattr(character, field):.1f}"
+            for field in (
+                "openness",
+                "conscientiousness",
+                "extraversion",
+                "agreeableness",
+                "neuroticism",
+            )
+        )
 
     @admin.display(description="personality at a glance")
     def personality_readable(self, character: Character) -> str:
-        rows = [f"{field.capitalize():<18} {_bar(getattr(character, field))}" for field in ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")]
+        rows = [
+            f"{field.capitalize():<18} {_bar(getattr(character, field))}"
+            for field in (
+                "openness",
+                "conscientiousness",
+                "extraversion",
+                "agreeableness",
+                "neuroticism",
+            )
+        ]
         return "\n".join(rows)

@@ -17,14 +17,16 @@ class EcosystemViewSet(viewsets.ModelViewSet):
     serializer_class = EcosystemSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return ecosystem_list(user=self.request.user).order_by("-created")
+        return ecosystem_list(user=self.request.user).order_by("-created")  # type: ignore[arg-type]
 
     def perform_create(self, serializer: BaseSerializer[Ecosystem]) -> None:
         serializer.instance = ecosystem_create(owner=self.request.user, **serializer.validated_data)  # type: ignore[arg-type]
 
     def perform_update(self, serializer: BaseSerializer[Ecosystem]) -> None:
         assert serializer.instance is not None
-        serializer.instance = ecosystem_update(ecosystem=serializer.instance, **serializer.validated_data)
+        serializer.instance = ecosystem_update(
+            ecosystem=serializer.instance, **serializer.validated_data
+        )
 
 
 @extend_schema_view(
@@ -40,7 +42,7 @@ class CharacterViewSet(viewsets.ModelViewSet):
     serializer_class = CharacterSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        queryset = character_list(user=self.request.user)
+        queryset = character_list(user=self.request.user)  # type: ignore[arg-type]
         ecosystem_id = self.request.query_params.get("ecosystem")
         if ecosystem_id is not None and self.action == "list":
             try:
@@ -56,4 +58,6 @@ class CharacterViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer: BaseSerializer[Character]) -> None:
         assert serializer.instance is not None
-        serializer.instance = character_update(character=serializer.instance, **serializer.validated_data)
+        serializer.instance = character_update(
+            character=serializer.instance, **serializer.validated_data
+        )

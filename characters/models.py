@@ -25,7 +25,11 @@ class Ecosystem(models.Model):
 
     class Meta:
         ordering = ("-created",)
-        constraints = [models.CheckConstraint(condition=models.Q(last_seq__gte=0), name="ecosystem_last_seq_non_negative")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_seq__gte=0), name="ecosystem_last_seq_non_negative"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

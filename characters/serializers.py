@@ -12,9 +12,7 @@ class StrictSerializerMixin:
             known = set(self.fields)  # type: ignore[attr-defined]
             unknown = sorted(set(data) - known)
             if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}
-                )
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)  # type: ignore[misc]
 
 

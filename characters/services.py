@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,7 +10,7 @@ from . import emotion, energy
 from .models import Character, Ecosystem
 
 
-def ecosystem_create(*, owner: AbstractBaseUser, name: str, description: str = "") -> Ecosystem:
+def ecosystem_create(*, owner: User, name: str, description: str = "") -> Ecosystem:
     return Ecosystem.objects.create(owner=owner, name=name, description=description)
 
 

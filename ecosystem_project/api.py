@@ -49,7 +49,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         detail, codes = exc.detail, exc.get_codes()
         if isinstance(detail, dict) and "detail" in detail:
             # simplejwt's shape: {"detail": ..., "code": ..., "messages": [...]}
-            response.data = {"detail": str(detail["detail"]), "code": str(detail.get("code", "error"))}
+            response.data = {
+                "detail": str(detail["detail"]),
+                "code": str(detail.get("code", "error")),
+            }
         else:
             response.data = {
                 "detail": _first_message(detail),

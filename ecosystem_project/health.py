@@ -1,15 +1,13 @@
 """GET /api/v1/health: each backing service with its status and latency."""
 
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from django.conf import settings
+from kombu.exceptions import OperationalError as BrokerError
 from django.db import DatabaseError, connection
-from django.db.models import Count, F, Min
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 from rest_framework import serializers
@@ -17,6 +15,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from relationships.selectors import graph_sync_lag
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -26,7 +26,14 @@ def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
     try:
         extra = check() or {}
         result: dict[str, Any] = {"status": "ok", **extra}
-    except (DatabaseError, redis.RedisError, Neo4jError, ServiceUnavailable, OSError, TimeoutError) as error:
+    except (
+        DatabaseError,
+        redis.RedisError,
+        Neo4jError,
+        ServiceUnavailable,
+        OSError,
+        TimeoutError,
+    ) as error:
         result = {"status": "down", "error": f"{type(error).__name__}: {error}"[:300]}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return result
@@ -44,11 +51,16 @@ def check_database() -> dict[str, Any]:
 
 def check_redis() -> dict[str, Any]:
     if not settings.REDIS_URL:
-        return {"status": "not_configured", "detail": "REDIS_URL is not set: in-memory channel layer."}
+        return {
+            "status": "not_configured",
+            "detail": "REDIS_URL is not set: in-memory channel layer.",
+        }
 
     def probe() -> None:
         client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=CHECK_TIMEOUT_SECONDS, socket_connect_timeout=CHECK_TIMEOUT_SECONDS
+            settings.REDIS_URL,
+            socket_timeout=CHECK_TIMEOUT_SECONDS,
+            socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
         )
         try:
             client.ping()
@@ -62,13 +74,15 @@ def check_neo4j() -> dict[str, Any]:
     if not settings.GRAPH_SYNC_ENABLED:
         return {
             "status": "not_configured",
-            "detail": "NEO4J_BOLT_URL is not set: graph sync is queued and graph queries answer 503.",
+            "detail": (
+                "NEO4J_BOLT_URL is not set: graph sync is queued and graph queries answer 503."
+            ),
         }
 
     def probe() -> None:
-        from neomodel import db
+        from relationships.graph import graph_cypher
 
-        db.cypher_query("RETURN 1")
+        graph_cypher("RETURN 1")
 
     return _timed(probe)
 
@@ -78,32 +92,20 @@ def check_celery() -> dict[str, Any]:
         return {"status": "not_configured", "detail": "No broker: tasks run in-process (eager)."}
 
     def probe() -> dict[str, Any]:
-        from ecosystem_project.celery import app
+        # A throwaway client on the configured broker: the app's own producer pool may hold
+        # a connection made before the settings changed.
+        from celery import Celery
 
-        replies = app.control.ping(timeout=0.5)
+        client = Celery("health", broker=settings.CELERY_BROKER_URL)
+        try:
+            replies = client.control.ping(timeout=0.5)
+        finally:
+            client.close()
         if not replies:
             raise TimeoutError("no Celery worker answered a ping")
         return {"workers": len(replies)}
 
     return _timed(probe)
-
-
-def graph_sync_lag(ecosystem_id: uuid.UUID | str | None = None) -> dict[str, Any]:
-    """How far the Neo4j graph is behind PostgreSQL: relationships whose newest version Neo4j
-    lacks, and how long the oldest of them has waited. ``ecosystem_id`` narrows it to one
-    ecosystem (the dashboard); the partial index ``relationship_graph_pending`` serves both."""
-    from relationships.models import Relationship
-
-    pending = Relationship.objects.filter(version__gt=F("graph_version"))
-    if ecosystem_id is not None:
-        pending = pending.filter(ecosystem_id=ecosystem_id)
-    summary = pending.aggregate(count=Count("pk"), oldest=Min("updated_at"))
-    oldest = summary["oldest"]
-    return {
-        "pending": summary["count"],
-        "oldest_pending_age_seconds": round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0.0,
-        "enabled": settings.GRAPH_SYNC_ENABLED,
-    }
 
 
 class HealthApi(APIView):
@@ -115,8 +117,17 @@ class HealthApi(APIView):
 
     @extend_schema(
         responses={
-            200: inline_serializer("Health", {"status": serializers.CharField(), "services": serializers.DictField()}),
-            503: inline_serializer("HealthDown", {"status": serializers.CharField(), "detail": serializers.CharField(), "services": serializers.DictField()}),
+            200: inline_serializer(
+                "Health", {"status": serializers.CharField(), "services": serializers.DictField()}
+            ),
+            503: inline_serializer(
+                "HealthDown",
+                {
+                    "status": serializers.CharField(),
+                    "detail": serializers.CharField(),
+                    "services": serializers.DictField(),
+                },
+            ),
         }
     )
     def get(self, request: Request) -> Response:

@@ -190,7 +190,7 @@ class EcosystemStateCollector:
 
     def _database(self, source_up: GaugeMetricFamily) -> Iterable[Metric]:
         from characters.models import Ecosystem
-        from ecosystem_project.health import graph_sync_lag
+        from relationships.selectors import graph_sync_lag
         from scenarios.models import Scenario
 
         try:

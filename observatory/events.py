@@ -64,7 +64,13 @@ def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> li
     first_seq = last_seq - len(events) + 1
     now = timezone.now()
     rows = [
-        Event(ecosystem_id=ecosystem_id, seq=first_seq + offset, type=event_type, payload=payload, created=now)
+        Event(
+            ecosystem_id=ecosystem_id,
+            seq=first_seq + offset,
+            type=event_type,
+            payload=payload,
+            created=now,
+        )
         for offset, (event_type, payload) in enumerate(events)
     ]
     Event.objects.bulk_create(rows)

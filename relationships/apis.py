@@ -23,7 +23,7 @@ class RelationshipOutputSerializer(serializers.Serializer):
     trust = serializers.FloatField()
     interaction_count = serializers.IntegerField()
     last_interaction_at = serializers.DateTimeField(allow_null=True)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the field is named "label"
 
 
 class CharacterRelationshipsSerializer(serializers.Serializer):

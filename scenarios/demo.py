@@ -1,6 +1,7 @@
 """The demo ecosystem `make run` starts with: a user, eight characters and a scenario."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -12,22 +13,38 @@ from .models import Scenario
 from .services.scenarios import scenario_create
 
 DEMO_USERNAME = "demo"
-DEMO_PASSWORD = "demo-ecosystem"  # noqa: S105 - printed on purpose: a local demo account
+DEMO_PASSWORD = "demo-ecosystem"
 DEMO_ECOSYSTEM_NAME = "Harbor Town"
 
 # name, bio, (openness, conscientiousness, extraversion, agreeableness, neuroticism)
 DEMO_CAST = (
     ("Mira", "A restless painter who runs the harbor gallery.", (0.9, 0.35, 0.75, 0.6, 0.55)),
-    ("Tobias", "The harbor master; precise, proud and short on patience.", (0.3, 0.9, 0.55, 0.25, 0.4)),
+    (
+        "Tobias",
+        "The harbor master; precise, proud and short on patience.",
+        (0.3, 0.9, 0.55, 0.25, 0.4),
+    ),
     ("Ines", "A nurse who knows everyone's secrets and keeps them.", (0.6, 0.75, 0.45, 0.9, 0.3)),
-    ("Rafael", "A fisherman and storyteller who never met a stranger.", (0.55, 0.3, 0.95, 0.7, 0.2)),
-    ("Yuki", "A quiet astronomer, newly arrived, watching everything.", (0.85, 0.7, 0.15, 0.65, 0.6)),
-    ("Bram", "The baker; blunt, generous, quick to anger, quicker to forgive.", (0.4, 0.6, 0.7, 0.45, 0.7)),
+    (
+        "Rafael",
+        "A fisherman and storyteller who never met a stranger.",
+        (0.55, 0.3, 0.95, 0.7, 0.2),
+    ),
+    (
+        "Yuki",
+        "A quiet astronomer, newly arrived, watching everything.",
+        (0.85, 0.7, 0.15, 0.65, 0.6),
+    ),
+    (
+        "Bram",
+        "The baker; blunt, generous, quick to anger, quicker to forgive.",
+        (0.4, 0.6, 0.7, 0.45, 0.7),
+    ),
     ("Selene", "A lawyer home from the city, ambitious and guarded.", (0.65, 0.85, 0.5, 0.3, 0.5)),
     ("Otto", "A retired sailor who distrusts change and newcomers.", (0.2, 0.55, 0.3, 0.35, 0.65)),
 )
 
-DEMO_SCENARIO = {
+DEMO_SCENARIO: dict[str, Any] = {
     "title": "The storm festival",
     "setting": "the harbor square, hours before the storm festival opens",
     "mood": "excited but tense",

@@ -41,8 +41,12 @@ class Scenario(models.Model):
         ordering = ("-started_at",)
         indexes = [models.Index(fields=("status", "next_tick_at"))]
         constraints = [
-            models.CheckConstraint(condition=models.Q(tick_seconds__gte=1.0), name="scenario_tick_min_1s"),
-            models.CheckConstraint(condition=models.Q(duration_minutes__gte=1), name="scenario_duration_positive"),
+            models.CheckConstraint(
+                condition=models.Q(tick_seconds__gte=1.0), name="scenario_tick_min_1s"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__gte=1), name="scenario_duration_positive"
+            ),
         ]
 
     def __str__(self) -> str:

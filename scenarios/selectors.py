@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Min, Prefetch, Q, QuerySet
+from django.contrib.auth.models import User
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from characters.models import Character, Ecosystem
@@ -18,6 +18,7 @@ from observatory.events import envelopes_of
 from observatory.models import Event
 from relationships.dynamics import relationship_label
 from relationships.models import Relationship
+from relationships.selectors import graph_sync_lag
 
 from .models import Interaction, Scenario, UserMessage
 
@@ -56,9 +57,7 @@ def scenario_time_left_seconds(*, scenario: Scenario, now: datetime | None = Non
 # --- Scenarios --------------------------------------------------------------------------
 
 
-def scenario_list(
-    *, user: AbstractBaseUser, ecosystem: Ecosystem | None = None
-) -> QuerySet[Scenario]:
+def scenario_list(*, user: User, ecosystem: Ecosystem | None = None) -> QuerySet[Scenario]:
     queryset = Scenario.objects.filter(ecosystem__owner=user)  # type: ignore[misc]
     if ecosystem is not None:
         queryset = queryset.filter(ecosystem=ecosystem)
@@ -71,7 +70,7 @@ def scenario_list(
     )
 
 
-def scenario_get(*, user: AbstractBaseUser, scenario_id: object) -> Scenario:
+def scenario_get(*, user: User, scenario_id: object) -> Scenario:
     """The user's scenario (participants prefetched), or Http404."""
     return get_or_404(scenario_list(user=user), scenario_id)
 
@@ -138,22 +137,6 @@ def _relationship_row(relationship: Relationship) -> dict[str, Any]:
     }
 
 
-def ecosystem_graph_sync_lag(*, ecosystem: Ecosystem, now: datetime | None = None) -> dict:
-    """Like ``ecosystem_project.health.graph_sync_lag`` but for one ecosystem's pairs."""
-    from django.conf import settings
-
-    now = now or timezone.now()
-    summary = Relationship.objects.filter(
-        ecosystem=ecosystem, version__gt=F("graph_version")
-    ).aggregate(pending=Count("pk"), oldest=Min("updated_at"))
-    oldest = summary["oldest"]
-    return {
-        "pending": summary["pending"],
-        "oldest_pending_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
-        "enabled": settings.GRAPH_SYNC_ENABLED,
-    }
-
-
 def ecosystem_dashboard(*, ecosystem: Ecosystem, now: datetime | None = None) -> dict[str, Any]:
     """Everything the observatory's overview shows, in a fixed number of queries."""
     now = now or timezone.now()
@@ -211,7 +194,7 @@ def ecosystem_dashboard(*, ecosystem: Ecosystem, now: datetime | None = None) ->
             for rel in known.order_by("strength", "trust", "pk")[:DASHBOARD_TOP_RELATIONSHIPS]
         ],
         "mood_distribution": mood_distribution,
-        "graph_sync": ecosystem_graph_sync_lag(ecosystem=ecosystem, now=now),
+        "graph_sync": graph_sync_lag(ecosystem_id=ecosystem.pk, now=now),
         "generated_at": now,
     }
 

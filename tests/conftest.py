@@ -5,6 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from tests.celery_cluster import celery_cluster  # noqa: F401 - a session fixture for all tests
 from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
 
 
@@ -52,7 +53,9 @@ def ecosystem(user):
 @pytest.fixture
 def pair(ecosystem):
     """Two sociable, rested characters of ``ecosystem``."""
-    traits = dict(openness=0.6, conscientiousness=0.6, extraversion=0.7, agreeableness=0.7, neuroticism=0.3)
+    traits = dict(
+        openness=0.6, conscientiousness=0.6, extraversion=0.7, agreeableness=0.7, neuroticism=0.3
+    )
     return (
         CharacterFactory(ecosystem=ecosystem, name="Mira", **traits),
         CharacterFactory(ecosystem=ecosystem, name="Tobias", **traits),

@@ -185,6 +185,8 @@ NEOMODEL_SIGNALS = False
 NEOMODEL_FORCE_TIMEZONE = False
 NEOMODEL_MAX_CONNECTION_POOL_SIZE = 50
 GRAPH_SYNC_ENABLED = bool(NEO4J_BOLT_URL)
+# Orphan nodes younger than this are left alone (another database may share the server).
+GRAPH_ORPHAN_GRACE_SECONDS = env.float("GRAPH_ORPHAN_GRACE_SECONDS", default=600.0)
 NEO4J_CONNECTION_TIMEOUT = env.float("NEO4J_CONNECTION_TIMEOUT", default=3.0)
 GRAPH_SYNC_BATCH_SIZE = env.int("GRAPH_SYNC_BATCH_SIZE", default=500)
 

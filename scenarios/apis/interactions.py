@@ -15,16 +15,22 @@ class InteractionInputSerializer(serializers.Serializer):
     target_id = serializers.UUIDField()
     interaction_type = serializers.ChoiceField(choices=Interaction.Type.choices, required=False)
     # The seed's load test sends ``type``; accepted as an alias of ``interaction_type``.
-    type = serializers.ChoiceField(choices=Interaction.Type.choices, required=False, write_only=True)
+    type = serializers.ChoiceField(
+        choices=Interaction.Type.choices, required=False, write_only=True
+    )
     content = serializers.CharField(max_length=MAX_CONTENT_LENGTH, trim_whitespace=True)
-    context = serializers.JSONField(required=False)
+    context = serializers.JSONField(required=False)  # type: ignore[assignment]
 
     def validate(self, attrs: dict) -> dict:
         interaction_type = attrs.pop("type", None)
         attrs.setdefault("interaction_type", interaction_type)
         if not attrs["interaction_type"]:
             raise serializers.ValidationError(
-                {"interaction_type": ["This field is required (greeting, chat, conflict or collaboration)."]}
+                {
+                    "interaction_type": [
+                        "This field is required (greeting, chat, conflict or collaboration)."
+                    ]
+                }
             )
         return attrs
 
@@ -65,7 +71,11 @@ class InteractionCreateApi(APIView):
             201: InteractionOutputSerializer,
             409: inline_serializer(
                 "InteractionRefused",
-                {"success": serializers.BooleanField(), "reason": serializers.CharField(), "code": serializers.CharField()},
+                {
+                    "success": serializers.BooleanField(),
+                    "reason": serializers.CharField(),
+                    "code": serializers.CharField(),
+                },
             ),
         },
     )

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,12 +21,12 @@ from django.utils import timezone
 from characters import emotion, energy
 from characters.models import Character
 from characters.personality import compatibility
-from ecosystem_project import metrics
 from characters.services import (
     character_bring_up_to_date,
     character_emotion,
     character_set_emotion,
 )
+from ecosystem_project import metrics
 from ecosystem_project.errors import ConflictError, NotFoundError
 from observatory.events import events_append
 from relationships.dynamics import (
@@ -109,7 +109,7 @@ def _state_of(character: Character) -> dict[str, Any]:
 
 
 def _load_pair(
-    *, initiator_id: uuid.UUID, target_id: uuid.UUID, owner: AbstractBaseUser | None
+    *, initiator_id: uuid.UUID, target_id: uuid.UUID, owner: User | None
 ) -> tuple[Character, Character]:
     if initiator_id == target_id:
         raise InteractionRefused("A character cannot interact with itself.", code="same_character")
@@ -181,7 +181,11 @@ def _move_relationship(
         current=before,
     )
     after = apply_delta(before, delta)
-    rel.strength, rel.trust, rel.interaction_count = after.strength, after.trust, after.interaction_count
+    rel.strength, rel.trust, rel.interaction_count = (
+        after.strength,
+        after.trust,
+        after.interaction_count,
+    )
     rel.last_interaction_at = now
     rel.updated_at = now
     rel.version += 1
@@ -201,7 +205,12 @@ def _move_relationship(
 
 
 def _feel_and_tire(
-    character: Character, *, interaction_type: str, own_sentiment: float, heard_sentiment: float, initiated: bool
+    character: Character,
+    *,
+    interaction_type: str,
+    own_sentiment: float,
+    heard_sentiment: float,
+    initiated: bool,
 ) -> None:
     personality = character.personality
     state = character_emotion(character=character)
@@ -240,7 +249,7 @@ def interaction_process(
     target_id: uuid.UUID,
     interaction_type: str,
     content: str | None = None,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     scenario: Scenario | None = None,
     turn: int | None = None,
     user_message: UserMessage | None = None,
@@ -261,11 +270,9 @@ def interaction_process(
         regard_of_target, regard_of_initiator = _load_relationships(initiator, target)
 
         recent = _recent_exchanges(initiator, target) if backend.name != "template" else ()
-        scene = {
-            "setting": scenario.setting if scenario else "",
-            "mood": scenario.mood if scenario else "",
-            "objectives": tuple(scenario.objectives) if scenario else (),
-        }
+        setting = scenario.setting if scenario else ""
+        mood = scenario.mood if scenario else ""
+        objectives = tuple(scenario.objectives) if scenario else ()
         if content is None:
             content = backend.opening(
                 DialogueContext(
@@ -276,7 +283,9 @@ def interaction_process(
                     utterance=None,
                     recent=recent,
                     seed=seed,
-                    **scene,
+                    setting=setting,
+                    mood=mood,
+                    objectives=objectives,
                 )
             )
         response = backend.reply(
@@ -288,7 +297,9 @@ def interaction_process(
                 utterance=content,
                 recent=recent,
                 seed=seed,
-                **scene,
+                setting=setting,
+                mood=mood,
+                objectives=objectives,
             )
         )
         content_sentiment = sentiment(content)
@@ -326,9 +337,14 @@ def interaction_process(
             initiated=False,
         )
         Character.objects.bulk_update([initiator, target], CHARACTER_STATE_FIELDS)
-        Relationship.objects.bulk_update([regard_of_target, regard_of_initiator], RELATIONSHIP_FIELDS)
+        Relationship.objects.bulk_update(
+            [regard_of_target, regard_of_initiator], RELATIONSHIP_FIELDS
+        )
 
-        emotional_states = {str(initiator.pk): _state_of(initiator), str(target.pk): _state_of(target)}
+        emotional_states = {
+            str(initiator.pk): _state_of(initiator),
+            str(target.pk): _state_of(target),
+        }
         relationship_change = {
             "strength_delta": changes[0]["strength_delta"],
             "trust_delta": changes[0]["trust_delta"],

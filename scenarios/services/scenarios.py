@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
@@ -313,7 +313,7 @@ def scenario_mode_set(*, scenario_id: uuid.UUID, mode: str) -> Scenario:
 def scenario_post_message(
     *,
     scenario_id: uuid.UUID,
-    author: AbstractBaseUser,
+    author: User,
     content: str,
     target_character_id: uuid.UUID | None = None,
 ) -> UserMessage:

@@ -173,13 +173,13 @@ def test_worked_examples_of_recovery() -> None:
     # Average person: the deficit halves every 5 minutes, 0.2 -> 1 - 0.8 / 2 = 0.6.
     assert recover(0.2, AVERAGE, idle_seconds=RECOVERY_HALF_LIFE_SECONDS) == pytest.approx(0.6)
     # Introvert (E = 0) recovers at 1.5x the rate: 1 - 0.8 * 2 ** -1.5.
-    assert recover(0.2, with_extraversion(0.0), idle_seconds=RECOVERY_HALF_LIFE_SECONDS) == pytest.approx(
-        1 - 0.8 * 2**-1.5
-    )
+    assert recover(
+        0.2, with_extraversion(0.0), idle_seconds=RECOVERY_HALF_LIFE_SECONDS
+    ) == pytest.approx(1 - 0.8 * 2**-1.5)
     # Extravert (E = 1) at half the rate: 1 - 0.8 * 2 ** -0.5.
-    assert recover(0.2, with_extraversion(1.0), idle_seconds=RECOVERY_HALF_LIFE_SECONDS) == pytest.approx(
-        1 - 0.8 * 2**-0.5
-    )
+    assert recover(
+        0.2, with_extraversion(1.0), idle_seconds=RECOVERY_HALF_LIFE_SECONDS
+    ) == pytest.approx(1 - 0.8 * 2**-0.5)
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ PASSWORD = "pass-word-123"
 
 
 def obtain(client: APIClient, username: str, password: str = PASSWORD):
-    return client.post("/api/v1/auth/token", {"username": username, "password": password}, format="json")
+    return client.post(
+        "/api/v1/auth/token", {"username": username, "password": password}, format="json"
+    )
 
 
 def test_token_obtain_use_refresh_rotate_and_blacklist(user):
@@ -21,12 +23,16 @@ def test_token_obtain_use_refresh_rotate_and_blacklist(user):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
     assert client.get("/api/v1/ecosystems").status_code == 200
 
-    rotated = client.post("/api/v1/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+    rotated = client.post(
+        "/api/v1/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json"
+    )
     assert rotated.status_code == 200
     assert rotated.json()["refresh"] != tokens["refresh"]
 
     # The old refresh token was blacklisted by the rotation: it cannot be replayed.
-    replay = client.post("/api/v1/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+    replay = client.post(
+        "/api/v1/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json"
+    )
     assert replay.status_code == 401
     assert replay.json()["code"] == "token_not_valid"
 

@@ -134,7 +134,8 @@ def _api_operations() -> set[tuple[str, str]]:
                     methods = {
                         method
                         for method in view_class.http_method_names
-                        if method not in ("options", "head", "trace") and hasattr(view_class, method)
+                        if method not in ("options", "head", "trace")
+                        and hasattr(view_class, method)
                     }
                 operations.update((pattern.name, method) for method in methods)
 
@@ -185,9 +186,11 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
 def _call(client: Any, method: str, entry: Entry, ids: dict[str, str]) -> int:
     path = entry.path.format(**ids)
     body = _fill(entry.body, ids)
-    response = getattr(client, method)(path, body, format="json") if body is not None else getattr(
-        client, method
-    )(path)
+    response = (
+        getattr(client, method)(path, body, format="json")
+        if body is not None
+        else getattr(client, method)(path)
+    )
     return int(response.status_code)
 
 

@@ -3,21 +3,30 @@
 import pytest
 from django.test import override_settings
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_health_reports_every_service_with_latency(anonymous):
-    response = anonymous.get("/api/v1/health")
+def test_health_reports_every_service_with_latency(anonymous, celery_cluster):
+    with override_settings(CELERY_BROKER_URL=celery_cluster.broker_url):
+        response = anonymous.get("/api/v1/health")
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
     for name in ("database", "redis", "neo4j", "celery"):
-        assert "status" in body["services"][name]
-    for name in ("database", "redis", "neo4j"):
         assert body["services"][name]["status"] == "ok"
         assert body["services"][name]["latency_ms"] >= 0
     assert body["services"]["database"]["engine"] == "postgresql"
+    assert body["services"]["celery"]["workers"] == 2
     assert "pending" in body["graph_sync"]
+
+
+def test_no_celery_worker_answers_503_naming_celery(anonymous):
+    # A broker database no worker listens on.
+    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:6379/15"):
+        response = anonymous.get("/api/v1/health")
+    assert response.status_code == 503
+    assert response.json()["services"]["celery"]["status"] == "down"
+    assert "celery" in response.json()["detail"]
 
 
 def test_a_stopped_service_answers_503_naming_it(anonymous):

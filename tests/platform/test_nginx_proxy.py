@@ -101,8 +101,7 @@ class Proxy:
 
 @pytest.fixture(scope="module")
 def proxy(django_db_setup) -> Iterator[Proxy]:
-    if connection.vendor != "postgresql":
-        pytest.skip("the proxy test runs Daphne against the PostgreSQL test database")
+    assert connection.vendor == "postgresql", "the proxy test needs PostgreSQL: make test"
     nginx = nginx_binary()
     workdir = Path(tempfile.mkdtemp(prefix="ecosystem-nginx-"))
     # nginx's workers run as an unprivileged user when the test runs as root: let them in.

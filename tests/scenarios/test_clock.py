@@ -138,8 +138,7 @@ def test_clock_run_plays_each_scenario_at_its_due_time_not_at_the_next_tick(ecos
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_ticks_never_play_the_same_turn(ecosystem):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
+    assert connection.vendor == "postgresql", "row locks need PostgreSQL: run with make test"
     t0 = timezone.now() - timedelta(seconds=10)
     scenarios = [
         new_scenario(ecosystem, now=t0, names=(f"A{i}", f"B{i}"), tick_seconds=1.0)

@@ -67,7 +67,12 @@ def test_type_is_accepted_as_an_alias_as_the_seed_load_test_sends_it(api, pair):
     mira, tobias = pair
     response = api.post(
         URL,
-        {"initiator_id": str(mira.pk), "target_id": str(tobias.pk), "type": "greeting", "content": "Hi!"},
+        {
+            "initiator_id": str(mira.pk),
+            "target_id": str(tobias.pk),
+            "type": "greeting",
+            "content": "Hi!",
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -82,7 +87,9 @@ def test_greet_argue_and_make_up_moves_the_relationship_as_documented(api, pair)
     after_conflict = Relationship.objects.get(from_character=tobias, to_character=mira)
     assert after_conflict.strength < after_greeting.strength
     assert after_conflict.trust < after_greeting.trust
-    interact(api, mira, tobias, "collaboration", "I'm sorry. Let's build the boats together, gladly.")
+    interact(
+        api, mira, tobias, "collaboration", "I'm sorry. Let's build the boats together, gladly."
+    )
     made_up = Relationship.objects.get(from_character=tobias, to_character=mira)
     assert made_up.strength > after_conflict.strength
     assert made_up.interaction_count == 3
@@ -130,8 +137,12 @@ def test_unknown_and_foreign_characters_answer_404(api, pair, other_user):
     assert not Relationship.objects.exists()
 
 
-@pytest.mark.parametrize("reason", ["same_character", "different_ecosystems", "archived", "too_tired"])
-def test_infeasible_interactions_answer_409_with_a_reason_and_change_nothing(api, user, pair, reason):
+@pytest.mark.parametrize(
+    "reason", ["same_character", "different_ecosystems", "archived", "too_tired"]
+)
+def test_infeasible_interactions_answer_409_with_a_reason_and_change_nothing(
+    api, user, pair, reason
+):
     mira, tobias = pair
     target = tobias
     if reason == "same_character":
@@ -159,7 +170,9 @@ def test_anonymous_callers_get_401(anonymous, pair):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_interactions_on_one_pair_lose_no_update(user, ecosystem):
     assert connection.vendor == "postgresql"
-    traits = dict(openness=0.5, conscientiousness=0.5, extraversion=0.9, agreeableness=0.8, neuroticism=0.1)
+    traits = dict(
+        openness=0.5, conscientiousness=0.5, extraversion=0.9, agreeableness=0.8, neuroticism=0.1
+    )
     mira = CharacterFactory(ecosystem=ecosystem, name="Mira", **traits)
     tobias = CharacterFactory(ecosystem=ecosystem, name="Tobias", **traits)
     threads_count, per_thread = 6, 5
@@ -187,5 +200,7 @@ def test_concurrent_interactions_on_one_pair_lose_no_update(user, ecosystem):
     for relationship in Relationship.objects.filter(ecosystem=ecosystem):
         assert relationship.interaction_count == succeeded
         assert relationship.version == succeeded + 1
-    seqs = list(Event.objects.filter(ecosystem=ecosystem).order_by("seq").values_list("seq", flat=True))
+    seqs = list(
+        Event.objects.filter(ecosystem=ecosystem).order_by("seq").values_list("seq", flat=True)
+    )
     assert seqs == list(range(1, 3 * succeeded + 1))

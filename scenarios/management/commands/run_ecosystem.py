@@ -48,11 +48,10 @@ class Command(BaseCommand):
 
         clock = options["clock"] == "on" or (options["clock"] == "auto" and not settings.REDIS_URL)
         if clock:
-            reactor.callLater(0.5, lambda: asyncio.ensure_future(clock_loop()))  # type: ignore[attr-defined]
+            reactor.callLater(0.5, lambda: asyncio.ensure_future(clock_loop()))  # type: ignore[attr-defined,arg-type]
         host, port = str(options["host"]), int(options["port"])  # type: ignore[call-overload]
-        self.stdout.write(
-            f"Serving on http://{host}:{port}/  (scenario clock: {'in-process' if clock else 'Celery beat'})"
-        )
+        clock_name = "in-process" if clock else "Celery beat"
+        self.stdout.write(f"Serving on http://{host}:{port}/  (scenario clock: {clock_name})")
         Server(
             application=application,
             endpoints=build_endpoint_description_strings(host=host, port=port),

@@ -1,5 +1,5 @@
-"""A real Celery cluster for the clock tests: two worker processes and beat, on Redis, over
-pytest's PostgreSQL test database.
+"""A real Celery cluster for the tests: two worker processes and beat, on Redis, over
+pytest's PostgreSQL test database (imported as a fixture by tests/conftest.py).
 
 The cluster gets a Redis database of its own (``SCENARIO_TEST_REDIS_DB``, default 11) so
 that no other worker on the machine takes its clock ticks, and each worker a PostgreSQL
@@ -23,7 +23,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_REDIS_DB = int(os.environ.get("SCENARIO_TEST_REDIS_DB", "11"))
 WORKER_NAMES = ("scenario-worker-a", "scenario-worker-b")
 START_TIMEOUT_SECONDS = 60.0
@@ -160,10 +160,8 @@ class CeleryCluster:
 
 @pytest.fixture(scope="session")
 def celery_cluster(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[CeleryCluster]:
-    if not settings.REDIS_URL:
-        pytest.skip("needs Redis (var/services.env)")
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (var/services.env)")
+    if not settings.REDIS_URL or connection.vendor != "postgresql":
+        pytest.fail("the Celery tests need Redis and PostgreSQL: run them with `make test`")
     workdir = tmp_path_factory.mktemp("celery-cluster")
     broker_url = _with_redis_db(settings.REDIS_URL, CLUSTER_REDIS_DB)
     env = {
