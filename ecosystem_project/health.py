@@ -6,9 +6,9 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from kombu.exceptions import OperationalError as BrokerError
 from django.db import DatabaseError, connection
 from drf_spectacular.utils import extend_schema, inline_serializer
+from kombu.exceptions import OperationalError as BrokerError
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -33,6 +33,7 @@ def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         ServiceUnavailable,
         OSError,
         TimeoutError,
+        BrokerError,
     ) as error:
         result = {"status": "down", "error": f"{type(error).__name__}: {error}"[:300]}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
