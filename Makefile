@@ -7,7 +7,7 @@ PORT ?= 8000
 SERVICES_ENV := var/services.env
 WITH_SERVICES := set -a && . ./$(SERVICES_ENV) && set +a &&
 
-.PHONY: run run-full services services-stop test lint format bench load migrate clean vendor browser help
+.PHONY: run run-full services services-stop test lint format bench load migrate clean vendor browser nginx typecheck-js help
 
 help:
 	@echo "make run        embedded mode: SQLite, in-process clock, demo data, http://127.0.0.1:$(PORT)/"
@@ -54,11 +54,20 @@ run-full: $(VENV)/.base-installed vendor services
 browser:
 	@scripts/install_browser.sh
 
-test: $(VENV)/.dev-installed vendor browser services
-	$(WITH_SERVICES) DJANGO_SETTINGS_MODULE=ecosystem_project.settings.test \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+nginx:
+	@scripts/install_nginx.sh
 
-lint: $(VENV)/.dev-installed
+typecheck-js:
+	@scripts/typecheck_js.sh
+
+# The whole suite, against the real services, with the quality gates: coverage over the
+# whole suite (fails under 85%) and the observatory's JavaScript type-checked strictly.
+test: $(VENV)/.dev-installed vendor browser nginx services typecheck-js
+	$(WITH_SERVICES) DJANGO_SETTINGS_MODULE=ecosystem_project.settings.test \
+		$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=85 \
+		$(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed typecheck-js
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
