@@ -253,7 +253,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ScenarioStatusEnum": "scenarios.models.Scenario.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ScenarioStatusEnum": "scenarios.models.Scenario.Status",
+        "InteractionTypeEnum": "scenarios.models.Interaction.Type",
+    },
 }
 
 LOGGING = {

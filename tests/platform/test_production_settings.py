@@ -59,3 +59,25 @@ def test_with_every_required_setting_production_starts():
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_check_deploy_passes_at_warning_level_with_production_settings():
+    env = {key: value for key, value in os.environ.items() if key not in REQUIRED}
+    env.update(
+        DJANGO_SETTINGS_MODULE="ecosystem_project.settings.production",
+        DJANGO_SECRET_KEY="k3y-Fz8!qWm2#pLr7@vNx5$tYb9^cHd4&jGs6*eUa1(oKi0)wQ-zR=yT+uV" * 2,
+        JWT_SIGNING_KEY="jwt-9aZ!2bY@3cX#4dW$5eV%6fU^7gT&8hS*9iR(0jQ)" * 2,
+        DJANGO_ALLOWED_HOSTS="ecosystem.example",
+        DATABASE_URL="postgres://ecosystem:ecosystem@127.0.0.1:5433/ecosystem",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "no issues" in result.stdout
