@@ -39,6 +39,8 @@ def _use_bench_database() -> None:
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", BENCH_SETTINGS)
+    # The benchmarks' workers and servers share the production queue name.
+    os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", "ecosystem")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit(
             "Benchmarks run against the full stack: use `make bench` (loads var/services.env)."

@@ -97,7 +97,7 @@ def check_celery() -> dict[str, Any]:
         # a connection made before the settings changed.
         from celery import Celery
 
-        client = Celery("health", broker=settings.CELERY_BROKER_URL)
+        client = Celery("health", broker=settings.CELERY_BROKER_URL, set_as_current=False)
         try:
             replies = client.control.ping(timeout=0.5)
         finally:

@@ -21,6 +21,7 @@ while the queue is full is closed with 4008 and resumes with ``since``.
 """
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -34,6 +35,7 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
+from autobahn.exception import Disconnected as AutobahnDisconnected
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -84,7 +86,14 @@ WRITE_BACKLOG_POLL_SECONDS = 0.05
 # The first access check comes soon after connecting; it also re-reads the log once, which
 # covers a publish that reached Redis before our SUBSCRIBE did (pub/sub has no replay).
 FIRST_CHECK_SECONDS = 1.0
+# A check that finds the log ahead of the stream waits this long before reading the log: under
+# load the broadcast is usually just still on its way, and reading would be wasted work.
+LOST_BROADCAST_GRACE_SECONDS = 0.5
 MIN_TICK_SECONDS = 0.05
+ENCODED_EVENTS_CACHED = 4096
+# Sending during the closing handshake: the ASGI spec asks servers for an OSError subclass;
+# Daphne lets autobahn's Disconnected (a RuntimeError) through.
+SEND_AFTER_CLOSE_ERRORS = (OSError, AutobahnDisconnected)
 
 _SINCE_PATTERN = re.compile(r"[0-9]{1,19}")
 
@@ -252,6 +261,21 @@ def _encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
 
 
+# One event goes to every observer of its ecosystem in this process: encode it once.
+_encoded_events: dict[tuple[str, int], str] = {}
+
+
+def _encode_event(envelope: dict[str, Any]) -> str:
+    key = (envelope["ecosystem_id"], envelope["seq"])
+    text = _encoded_events.get(key)
+    if text is None:
+        text = _encode(envelope)
+        if len(_encoded_events) >= ENCODED_EVENTS_CACHED:
+            del _encoded_events[next(iter(_encoded_events))]  # the oldest
+        _encoded_events[key] = text
+    return text
+
+
 # --- The consumer ---------------------------------------------------------------------------
 
 
@@ -277,6 +301,8 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.tick_task: asyncio.Task[None] | None = None
         self.last_frame_at = 0.0
         self.revalidate_at = 0.0
+        self.lost_check_at: float | None = None  # when to look for a lost broadcast
+        self.lost_check_seq = 0  # ... of an event up to this seq
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -398,13 +424,15 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
                 if self.log_behind:
                     await self._catch_up_from_log()
                 elif self.pending:
-                    envelope = self.pending.popleft()
-                    if envelope["seq"] > self.last_sent + 1:
-                        # Lost or overtaken broadcast: the log has everything before it.
-                        self.pending.appendleft(envelope)
-                        self.log_behind = True
-                    elif envelope["seq"] == self.last_sent + 1:
-                        await self._deliver(envelope)
+                    seq = self.pending[0]["seq"]
+                    if seq <= self.last_sent:
+                        self.pending.popleft()  # already sent (replay or log overlap)
+                    elif seq == self.last_sent + 1:
+                        await self._deliver(self.pending.popleft())
+                    elif not await self._catch_up_from_log():
+                        # Lost or overtaken broadcast: the log normally has everything before
+                        # it. It has nothing only if those events were pruned: say so.
+                        await self._send_reset(oldest_seq=seq)
                 elif not self.live:
                     # Caught up: tell the client where it stands (``since`` absent included).
                     self.live = True
@@ -419,9 +447,11 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         finally:
             self.pumping = False
 
-    async def _catch_up_from_log(self) -> None:
+    async def _catch_up_from_log(self) -> bool:
+        """Send every logged event after ``last_sent``; answer whether there was any."""
         self.log_behind = False
         assert self.ecosystem_id is not None
+        delivered = False
         while not self.closing:
             page = await database_sync_to_async(stream_page)(
                 ecosystem_id=self.ecosystem_id, after=self.last_sent
@@ -431,8 +461,10 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
                     # Pruned while we were behind (retention): say so, continue from here.
                     await self._send_reset(oldest_seq=envelope["seq"])
                 await self._deliver(envelope)
+                delivered = True
             if len(page) < REPLAY_PAGE_SIZE:
-                return
+                break
+        return delivered
 
     async def _send_reset(self, *, oldest_seq: int) -> None:
         assert self.ecosystem_id is not None
@@ -445,7 +477,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         try:
             while transport_write_backlog(self.base_send) > WRITE_BACKLOG_HIGH_WATER:
                 await asyncio.sleep(WRITE_BACKLOG_POLL_SECONDS)
-            await self._send_frame(envelope)
+            await self._send_text(_encode_event(envelope))
         finally:
             self.writing = False
         self.last_sent = envelope["seq"]
@@ -463,6 +495,8 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         ]
         if self.auth.expires_at is not None:
             delays.append(self.auth.expires_at - time.time())
+        if self.lost_check_at is not None:
+            delays.append(self.lost_check_at - loop.time())
         self.tick_handle = loop.call_later(max(min(delays), MIN_TICK_SECONDS), self._start_tick)
 
     def _start_tick(self) -> None:
@@ -478,6 +512,12 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
                 return
             if loop.time() >= self.revalidate_at and not await self._revalidate():
                 return
+            if self.lost_check_at is not None and loop.time() >= self.lost_check_at:
+                self.lost_check_at = None
+                if self.last_sent < self.lost_check_seq and not self.pumping:
+                    # Committed a while ago and still not here: read it from the log.
+                    self.log_behind = True
+                    self._wake_pump()
             if loop.time() - self.last_frame_at >= settings.WS_HEARTBEAT_SECONDS:
                 await self._send_heartbeat()
         finally:
@@ -504,15 +544,23 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
             # Nothing can be granted or revoked while the database is away; check again later.
             logger.warning("Access check of %s failed: %s", self.ecosystem_id, error)
             return True
-        if last_seq > self.last_sent and not self.pumping:
-            self.log_behind = True
-            self._wake_pump()
+        if last_seq > self.last_sent and self.lost_check_at is None:
+            self.lost_check_at = loop.time() + LOST_BROADCAST_GRACE_SECONDS
+            self.lost_check_seq = last_seq
         return True
 
     # --- Sending and closing --------------------------------------------------------------
 
     async def _send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=_encode(frame))
+        await self._send_text(_encode(frame))
+
+    async def _send_text(self, text: str) -> None:
+        try:
+            await self.send(text_data=text)
+        except SEND_AFTER_CLOSE_ERRORS:
+            # The client is closing; its websocket.disconnect is on the way. Stop sending.
+            self.closing = True
+            return
         self.last_frame_at = asyncio.get_running_loop().time()
 
     async def _send_heartbeat(self) -> None:
@@ -526,7 +574,8 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self._stop_background()
         self.pending.clear()
         await self._send_frame(error_frame(reason, code))
-        await self.close(code=code, reason=reason)
+        with contextlib.suppress(*SEND_AFTER_CLOSE_ERRORS):  # the client closed first
+            await self.close(code=code, reason=reason)
 
     def _stop_background(self) -> None:
         current = asyncio.current_task()

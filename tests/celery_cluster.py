@@ -53,8 +53,8 @@ class CeleryCluster:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.control = Celery("scenario-tests", broker=self.broker_url)
-        self.control.conf.task_default_queue = "ecosystem"
+        self.control = Celery("scenario-tests", broker=self.broker_url, set_as_current=False)
+        self.control.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
         self.control.conf.broker_connection_retry_on_startup = True
 
     def log_path(self, name: str) -> Path:
@@ -84,7 +84,7 @@ class CeleryCluster:
                 "--pool=threads",
                 "--concurrency=2",
                 "-Q",
-                "ecosystem",
+                settings.CELERY_TASK_DEFAULT_QUEUE,
                 "-n",
                 f"{name}@%h",
                 "--without-gossip",
@@ -155,10 +155,12 @@ class CeleryCluster:
 
     def tick(self) -> None:
         """One extra clock tick, besides beat's, to make workers race for scenarios."""
-        self.control.send_task("scenarios.clock_tick", queue="ecosystem")
+        self.control.send_task("scenarios.clock_tick", queue=settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
-@pytest.fixture(scope="session")
+# Module scope: the cluster's beat plays every due scenario of the test database, so it must
+# not outlive the tests that asked for it (other modules tick the clock by hand).
+@pytest.fixture(scope="module")
 def celery_cluster(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[CeleryCluster]:
     if not settings.REDIS_URL or connection.vendor != "postgresql":
         pytest.fail("the Celery tests need Redis and PostgreSQL: run them with `make test`")
@@ -169,6 +171,7 @@ def celery_cluster(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
         "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.test",
         "DATABASE_URL": _test_database_url(),
         "REDIS_URL": broker_url,
+        "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         # Short-lived connections: none is left open when pytest drops the test database.
         "DATABASE_CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",

@@ -1,7 +1,10 @@
 """Shared fixtures. The suite runs against the real services of `make services`
 (var/services.env is loaded by `make test`)."""
 
+from collections.abc import Iterator
+
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -17,6 +20,17 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_task_queue() -> Iterator[str]:
+    """This run's own Celery queue (settings/test.py); what no worker took is purged at the
+    end, so nothing of this run is left in Redis."""
+    from ecosystem_project.celery import app
+
+    yield settings.CELERY_TASK_DEFAULT_QUEUE
+    with app.connection_for_write() as broker:
+        broker.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.fixture

@@ -9,17 +9,16 @@ from rest_framework.views import APIView
 from characters.selectors import ecosystem_get
 
 from ..selectors import ecosystem_dashboard, ecosystem_graph
+from .scenarios import ParticipantOutputSerializer
 
 NOT_FOUND = inline_serializer(
     "DashboardNotFound", {"detail": serializers.CharField(), "code": serializers.CharField()}
 )
 
 
-class RelationshipRowSerializer(serializers.Serializer):
+class EcosystemGraphEdgeSerializer(serializers.Serializer):
     # "from" is a Python keyword: declared through the fields dict below.
-    from_name = serializers.CharField()
     to = serializers.UUIDField()
-    to_name = serializers.CharField()
     strength = serializers.FloatField()
     trust = serializers.FloatField()
     interaction_count = serializers.IntegerField()
@@ -28,6 +27,11 @@ class RelationshipRowSerializer(serializers.Serializer):
     def get_fields(self):  # type: ignore[no-untyped-def]
         fields = super().get_fields()
         return {"from": serializers.UUIDField(), **fields}
+
+
+class RelationshipRowSerializer(EcosystemGraphEdgeSerializer):
+    from_name = serializers.CharField()
+    to_name = serializers.CharField()
 
 
 class DashboardCountsSerializer(serializers.Serializer):
@@ -69,27 +73,8 @@ class DashboardOutputSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
 
 
-class EcosystemGraphNodeSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    emotion = serializers.CharField()
-    pleasure = serializers.FloatField()
-    arousal = serializers.FloatField()
-    dominance = serializers.FloatField()
-    energy = serializers.FloatField()
-    status = serializers.CharField()
-
-
-class EcosystemGraphEdgeSerializer(serializers.Serializer):
-    to = serializers.UUIDField()
-    strength = serializers.FloatField()
-    trust = serializers.FloatField()
-    interaction_count = serializers.IntegerField()
-    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
-
-    def get_fields(self):  # type: ignore[no-untyped-def]
-        fields = super().get_fields()
-        return {"from": serializers.UUIDField(), **fields}
+class EcosystemGraphNodeSerializer(ParticipantOutputSerializer):
+    """A character as a node: the same state a scenario shows for its participants."""
 
 
 class EcosystemGraphOutputSerializer(serializers.Serializer):

@@ -85,7 +85,8 @@ def dialogue_backend() -> DialogueBackend:
     )
 
 
-def _speaker(character: Character) -> Speaker:
+def character_speaker(character: Character) -> Speaker:
+    """The dialogue backends' view of a character."""
     return Speaker(
         id=str(character.pk),
         name=character.name,
@@ -276,8 +277,8 @@ def interaction_process(
         if content is None:
             content = backend.opening(
                 DialogueContext(
-                    speaker=_speaker(initiator),
-                    listener=_speaker(target),
+                    speaker=character_speaker(initiator),
+                    listener=character_speaker(target),
                     interaction_type=interaction_type,
                     relationship=_relationship_state(regard_of_target),
                     utterance=None,
@@ -290,8 +291,8 @@ def interaction_process(
             )
         response = backend.reply(
             DialogueContext(
-                speaker=_speaker(target),
-                listener=_speaker(initiator),
+                speaker=character_speaker(target),
+                listener=character_speaker(initiator),
                 interaction_type=interaction_type,
                 relationship=_relationship_state(regard_of_initiator),
                 utterance=content,

@@ -38,7 +38,12 @@ from .. import director
 from ..dialogue.base import DialogueContext, Speaker
 from ..models import Interaction, Scenario, UserMessage
 from ..selectors import scenario_duration_seconds, scenario_elapsed_seconds
-from .interactions import InteractionRefused, dialogue_backend, interaction_process
+from .interactions import (
+    InteractionRefused,
+    character_speaker,
+    dialogue_backend,
+    interaction_process,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -461,17 +466,6 @@ def _turn_seed(scenario: Scenario, turn: int) -> int:
     return (scenario.seed * 1_000_003 + turn) % (SEED_MAX + 1)
 
 
-def _speaker(character: Character) -> Speaker:
-    return Speaker(
-        id=str(character.pk),
-        name=character.name,
-        bio=character.bio,
-        personality=character.personality,
-        emotion=character_emotion(character=character),
-        energy=character.energy,
-    )
-
-
 def _reply_to_person(
     *,
     scenario: Scenario,
@@ -492,7 +486,7 @@ def _reply_to_person(
     )
     return dialogue_backend().reply(
         DialogueContext(
-            speaker=_speaker(answerer),
+            speaker=character_speaker(answerer),
             listener=person,
             interaction_type=interaction_type,
             relationship=RelationshipState(strength=0.0, trust=0.3, interaction_count=0),

@@ -2,9 +2,11 @@
 readers; client frames. Real ASGI application, real PostgreSQL and Redis channel layer."""
 
 import asyncio
+import functools
 import json
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -17,6 +19,7 @@ from ecosystem_project.asgi import application
 from observatory import consumers
 from observatory import events as event_log
 from observatory.events import ecosystem_group_name, events_append, events_prune
+from observatory.models import Event
 from tests.conftest import token_for
 from tests.factories import EcosystemFactory
 
@@ -287,6 +290,33 @@ def test_a_live_message_that_skips_seq_is_gap_filled_from_the_log(
     assert seqs_of(run(scenario)) == [1, 2, 3, 4]
 
 
+def test_a_live_event_after_a_pruned_gap_resets_instead_of_waiting_forever(
+    ecosystem, token, monkeypatch, settings, broadcasts_lost
+):
+    settings.WS_REVALIDATE_SECONDS = 60
+    monkeypatch.setattr(consumers, "FIRST_CHECK_SECONDS", 60)
+    write_events(ecosystem.pk, 3)
+
+    def write_and_lose_4_to_6():
+        write_events(ecosystem.pk, 3)
+        sixth = Event.objects.get(ecosystem=ecosystem, seq=6).envelope()
+        Event.objects.filter(ecosystem=ecosystem, seq__gte=4).delete()  # as retention would
+        return sixth
+
+    async def scenario():
+        async with Observer(ecosystem.pk, token) as observer:
+            assert await observer.until_live() == {"type": "heartbeat", "last_seq": 3}
+            sixth = await database_sync_to_async(write_and_lose_4_to_6)()
+            await get_channel_layer().group_send(
+                ecosystem_group_name(ecosystem.pk), {"type": "event.publish", "events": [sixth]}
+            )
+            return await observer.frame(), await observer.frame()
+
+    reset, event = run(scenario)
+    assert reset == {"type": "reset", "oldest_seq": 6, "last_seq": 6}
+    assert event["seq"] == 6
+
+
 def test_a_lost_broadcast_is_found_by_the_periodic_check(
     ecosystem, token, settings, broadcasts_lost
 ):
@@ -461,3 +491,13 @@ def test_an_idle_stream_sends_heartbeats(ecosystem, token, settings):
     first, second, waited = run(scenario)
     assert first == second == {"type": "heartbeat", "last_seq": 2}
     assert 0.5 <= waited <= 2.5
+
+
+def test_the_write_backlog_is_read_from_daphnes_twisted_transport():
+    transport = SimpleNamespace(dataBuffer=b"x" * 100, offset=40, _tempDataLen=7)
+    daphne_send = functools.partial(
+        lambda protocol, message: None, SimpleNamespace(transport=transport)
+    )
+    assert consumers.transport_write_backlog(daphne_send) == 67
+    assert consumers.transport_write_backlog(lambda message: None) == 0
+    assert consumers.transport_write_backlog(functools.partial(print, object())) == 0

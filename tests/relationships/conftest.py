@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -147,19 +146,9 @@ def graph(graph_constraints: None, db: Any) -> Iterator[None]:
         )
 
 
-@pytest.fixture(scope="session", autouse=True)
-def graph_task_queue() -> Iterator[str]:
-    """This session's own Celery queue (see the module docstring); purged at the end."""
-    from ecosystem_project.celery import app
-
-    queue = f"graph-tests-{uuid.uuid4().hex[:10]}"
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    yield queue
-    app.conf.task_default_queue = previous
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
-        with app.connection_for_write() as broker:
-            broker.default_channel.queue_purge(queue)
+@pytest.fixture(scope="session")
+def graph_task_queue(run_task_queue: str) -> str:
+    return run_task_queue
 
 
 def _worker_database_url() -> str:
@@ -186,6 +175,7 @@ def sync_worker(
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.test",
         "DATABASE_URL": _worker_database_url(),
+        "CELERY_TASK_DEFAULT_QUEUE": graph_task_queue,
         "PYTHONUNBUFFERED": "1",
     }
     WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)
