@@ -87,7 +87,9 @@ class LiveServer:
         )
 
 
-@pytest.fixture(scope="session")
+# Module scope: the server ticks the scenario clock in-process, so it must not outlive the
+# browser tests and play the scenarios of later tests that tick the clock themselves.
+@pytest.fixture(scope="module")
 def live_server_process(
     django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[LiveServer]:
