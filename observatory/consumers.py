@@ -42,7 +42,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.http import Http404
 from redis.exceptions import RedisError
@@ -137,9 +137,7 @@ class StreamStart:
 # --- Reads (sync; the consumer calls them through database_sync_to_async) -------------------
 
 
-def stream_open(
-    *, user: AbstractBaseUser, ecosystem_id: uuid.UUID, since: int | None
-) -> StreamStart:
+def stream_open(*, user: User, ecosystem_id: uuid.UUID, since: int | None) -> StreamStart:
     """Check ``user`` may observe the ecosystem and work out where its stream starts.
 
     ``since`` absent: only events after the current ``last_seq``. ``since`` older than the
@@ -349,7 +347,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.revalidate_at = loop.time() + min(FIRST_CHECK_SECONDS, settings.WS_REVALIDATE_SECONDS)
         self._schedule_tick()
 
-    def _parse_handshake(self) -> tuple[AbstractBaseUser, uuid.UUID, int | None]:
+    def _parse_handshake(self) -> tuple[User, uuid.UUID, int | None]:
         failure = self.scope.get("auth_failure")
         if failure == AUTH_FAILURE_FOREIGN_ORIGIN:
             raise StreamRefused(CLOSE_FORBIDDEN, "origin not allowed")

@@ -111,7 +111,9 @@ def events_oldest_retained_seq(*, ecosystem_id: uuid.UUID | str) -> int | None:
 
 def events_prune(*, older_than: timedelta | None = None) -> int:
     """Delete events past retention (``EVENT_RETENTION_DAYS``); returns how many."""
-    horizon = timezone.now() - (older_than or timedelta(days=settings.EVENT_RETENTION_DAYS))
+    if older_than is None:
+        older_than = timedelta(days=settings.EVENT_RETENTION_DAYS)
+    horizon = timezone.now() - older_than
     deleted, _ = Event.objects.filter(created__lt=horizon).delete()
     return deleted
 
