@@ -33,11 +33,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, F, QuerySet, Value, When
 from kombu.exceptions import OperationalError as KombuOperationalError
 from neo4j import Query
 from neo4j.exceptions import DatabaseError, ServiceUnavailable, SessionExpired, TransientError
+from redis.exceptions import RedisError
 
 from characters.models import Character, Ecosystem
 from ecosystem_project.errors import ServiceUnavailableError
@@ -45,6 +47,9 @@ from ecosystem_project.errors import ServiceUnavailableError
 from .models import Relationship
 
 logger = logging.getLogger(__name__)
+
+# A lost task leaves its flag for at most this long (and the reconcile sends its changes).
+GRAPH_SYNC_QUEUED_FLAG_SECONDS = 30
 
 T = TypeVar("T")
 ProgressCallback = Callable[[int, int], None]
@@ -234,12 +239,31 @@ def _batch_size(batch_size: int | None) -> int:
 # --------------------------------------------------------------------------- enqueue
 
 
-def graph_sync_enqueue(*, relationship_ids: Sequence[int]) -> None:
-    """Called on commit by services that changed relationships."""
+def graph_sync_queued_key(ecosystem_id: EntityId) -> str:
+    return f"graph-sync-queued:{ecosystem_id}"
+
+
+def graph_sync_enqueue(
+    *, relationship_ids: Sequence[int], ecosystem_id: EntityId | None = None
+) -> None:
+    """Called on commit by services that changed relationships.
+
+    With ``ecosystem_id``, at most one sync task per ecosystem waits in the queue: a flag in
+    the cache says one is queued, and the task clears it before it reads what is pending, so
+    a change committed before the clearing is sent by that task and one committed after it
+    queues the next. A busy ecosystem costs one cache write per change instead of one task,
+    and the task sends everything pending in one batch."""
     if not graph_is_configured() or not relationship_ids:
         return
     from .tasks import graph_sync_relationships
 
+    try:
+        if ecosystem_id is not None and not cache.add(
+            graph_sync_queued_key(ecosystem_id), 1, timeout=GRAPH_SYNC_QUEUED_FLAG_SECONDS
+        ):
+            return
+    except (RedisError, OSError) as error:
+        logger.warning("graph sync flag unavailable (%s); enqueueing anyway", error)
     try:
         graph_sync_relationships.delay(list(relationship_ids))
     except (KombuOperationalError, OSError) as error:

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from django.core.cache import cache
 
 from .graph import (
     GRAPH_UNAVAILABLE_ERRORS,
@@ -16,6 +17,7 @@ from .graph import (
     graph_remove_ecosystem,
     graph_remove_orphans,
     graph_sync_pending,
+    graph_sync_queued_key,
 )
 from .models import Relationship
 
@@ -65,6 +67,9 @@ def graph_sync_relationships(self: Task, relationship_ids: list[int]) -> dict[st
         .values_list("ecosystem_id", flat=True)
         .distinct()
     )
+    # Cleared before reading what is pending: a change committed from now on queues the next
+    # task (see graph_sync_enqueue).
+    cache.delete_many([graph_sync_queued_key(ecosystem_id) for ecosystem_id in ecosystem_ids])
     report = SyncReport()
     for ecosystem_id in ecosystem_ids:
         report = report + graph_sync_pending(ecosystem_id=ecosystem_id)

@@ -1,6 +1,7 @@
 """Shared fixtures. The suite runs against the real services of `make services`
 (var/services.env is loaded by `make test`)."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,13 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
     return client
+
+
+# Processes the tests start (Daphne, Celery) inherit the environment: give them this run's
+# queue and cache prefix (settings/test.py makes both unique per run), so a worker clears the
+# same cache keys and takes the same tasks as this process.
+os.environ["CELERY_TASK_DEFAULT_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
+os.environ["CACHE_KEY_PREFIX"] = settings.CACHES["default"]["KEY_PREFIX"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,7 +19,7 @@ DATABASES["default"]["TEST"] = {
 }
 
 # Keys of this run only: rate-limit counters of one run never leak into the next.
-CACHES["default"]["KEY_PREFIX"] = f"test-{os.getpid()}"
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default=f"test-{os.getpid()}")
 
 # Tasks of this run go to a queue of its own: a worker of another run (or of `make run-full`)
 # never takes them. Workers the tests start get the same name through the environment.

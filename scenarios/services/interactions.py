@@ -165,6 +165,14 @@ def _load_relationships(
     return found[(initiator.pk, target.pk)], found[(target.pk, initiator.pk)]
 
 
+def _save_fields(row: Character | Relationship, fields: tuple[str, ...]) -> None:
+    """UPDATE one locked row's fields by primary key. Four of these cost a fraction of one
+    bulk_update, whose CASE expressions dominate the hot path's Python time."""
+    type(row)._base_manager.filter(pk=row.pk).update(
+        **{field: getattr(row, field) for field in fields}
+    )
+
+
 def _relationship_state(rel: Relationship) -> RelationshipState:
     return RelationshipState(
         strength=rel.strength, trust=rel.trust, interaction_count=rel.interaction_count
@@ -337,10 +345,13 @@ def interaction_process(
             heard_sentiment=content_sentiment,
             initiated=False,
         )
-        Character.objects.bulk_update([initiator, target], CHARACTER_STATE_FIELDS)
-        Relationship.objects.bulk_update(
-            [regard_of_target, regard_of_initiator], RELATIONSHIP_FIELDS
-        )
+        for row, fields in (
+            (initiator, CHARACTER_STATE_FIELDS),
+            (target, CHARACTER_STATE_FIELDS),
+            (regard_of_target, RELATIONSHIP_FIELDS),
+            (regard_of_initiator, RELATIONSHIP_FIELDS),
+        ):
+            _save_fields(row, fields)
 
         emotional_states = {
             str(initiator.pk): _state_of(initiator),
@@ -407,7 +418,10 @@ def interaction_process(
             ],
         )
         relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
-        transaction.on_commit(lambda: graph_sync_enqueue(relationship_ids=relationship_ids))
+        ecosystem_id = initiator.ecosystem_id
+        transaction.on_commit(
+            lambda: graph_sync_enqueue(relationship_ids=relationship_ids, ecosystem_id=ecosystem_id)
+        )
         elapsed_seconds = time.perf_counter() - started
         transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
     return InteractionResult(
