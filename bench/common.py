@@ -23,13 +23,14 @@ BENCH_DATABASE = "ecosystem_bench"
 def _use_bench_database() -> None:
     """Point DATABASE_URL (for this process and the servers it starts) at a database of the
     benchmarks' own, created on first use, so benchmark rows never mix with demo data."""
-    import psycopg2
-    from psycopg2 import sql
+    import psycopg
+    from psycopg import sql
 
     url = urlsplit(os.environ["DATABASE_URL"])
     os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=f"/{BENCH_DATABASE}"))
-    connection = psycopg2.connect(os.environ["DATABASE_URL"].replace(BENCH_DATABASE, "postgres"))
-    connection.autocommit = True
+    connection = psycopg.connect(
+        os.environ["DATABASE_URL"].replace(BENCH_DATABASE, "postgres"), autocommit=True
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE])
         if cursor.fetchone() is None:
@@ -41,6 +42,8 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", BENCH_SETTINGS)
     # The benchmarks' workers and servers share the production queue name.
     os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", "ecosystem")
+    # Serve as production does: pooled database connections.
+    os.environ.setdefault("DATABASE_POOL", "1")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit(
             "Benchmarks run against the full stack: use `make bench` (loads var/services.env)."

@@ -26,3 +26,8 @@ CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default=f"test-{os
 CELERY_TASK_DEFAULT_QUEUE = env.str(
     "CELERY_TASK_DEFAULT_QUEUE", default=f"ecosystem-test-{os.getpid()}"
 )
+
+# No connection pool in the tests unless asked for (DATABASE_POOL=1, as the benchmarks do):
+# pytest drops the test database at the end, and pooled idle connections would hold it.
+if not env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
