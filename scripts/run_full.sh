@@ -14,7 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$BIN/celery" -A ecosystem_project worker -Q ecosystem -c 2 --loglevel=warning \
+"$BIN/celery" -A ecosystem_project worker -Q ecosystem --pool=threads -c 4 --loglevel=warning \
     >>var/log/celery-worker.log 2>&1 &
 pids+=($!)
 "$BIN/celery" -A ecosystem_project beat --loglevel=warning \

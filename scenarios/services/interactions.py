@@ -168,7 +168,7 @@ def _load_relationships(
 def _save_fields(row: Character | Relationship, fields: tuple[str, ...]) -> None:
     """UPDATE one locked row's fields by primary key. Four of these cost a fraction of one
     bulk_update, whose CASE expressions dominate the hot path's Python time."""
-    type(row)._base_manager.filter(pk=row.pk).update(
+    type(row)._base_manager.filter(pk=row.pk).update(  # type: ignore[misc]
         **{field: getattr(row, field) for field in fields}
     )
 
