@@ -42,6 +42,9 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", BENCH_SETTINGS)
     # The benchmarks' workers and servers share the production queue name.
     os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", "ecosystem")
+    # One cache namespace for the benchmark and the workers it starts (the test settings
+    # would give each process its own).
+    os.environ.setdefault("CACHE_KEY_PREFIX", "bench")
     # Serve as production does: pooled database connections.
     os.environ.setdefault("DATABASE_POOL", "1")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
