@@ -16,31 +16,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+from tests.subprocesses import subprocess_database_url, with_redis_db
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_REDIS_DB = int(os.environ.get("SCENARIO_TEST_REDIS_DB", "11"))
 WORKER_NAMES = ("scenario-worker-a", "scenario-worker-b")
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
-
-
-def _with_redis_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
-def _test_database_url() -> str:
-    """The URL of the database pytest-django created (test_<NAME>)."""
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}{port}/{db['NAME']}"
 
 
 @dataclass
@@ -165,11 +153,11 @@ def celery_cluster(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
     if not settings.REDIS_URL or connection.vendor != "postgresql":
         pytest.fail("the Celery tests need Redis and PostgreSQL: run them with `make test`")
     workdir = tmp_path_factory.mktemp("celery-cluster")
-    broker_url = _with_redis_db(settings.REDIS_URL, CLUSTER_REDIS_DB)
+    broker_url = with_redis_db(settings.REDIS_URL, CLUSTER_REDIS_DB)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.test",
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": subprocess_database_url(),
         "REDIS_URL": broker_url,
         "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         # Short-lived connections: none is left open when pytest drops the test database.

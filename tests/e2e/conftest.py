@@ -12,7 +12,6 @@ Playwright never downloads a browser here: `make browser` (scripts/install_brows
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.conftest import token_for
+from tests.subprocesses import free_port, subprocess_database_url, with_redis_db
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -48,25 +46,6 @@ SCREENSHOT_DIR = REPO_ROOT / "docs" / "screenshots"
 SCRATCH_SCREENSHOT_DIR = REPO_ROOT / "var" / "e2e-screenshots"
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 VENDOR_FILE = REPO_ROOT / "static" / "vendor" / "cytoscape.esm.min.js"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _with_redis_db(url: str, db: int) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
-def _test_database_url() -> str:
-    """The URL of the database pytest-django created (test_<NAME>)."""
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}{port}/{db['NAME']}"
 
 
 @dataclass
@@ -97,8 +76,8 @@ def live_server_process(
     if not VENDOR_FILE.exists():
         subprocess.run([str(REPO_ROOT / "scripts" / "vendor.sh")], check=True, cwd=REPO_ROOT)
     with django_db_blocker.unblock():
-        database_url = _test_database_url()
-    port = _free_port()
+        database_url = subprocess_database_url()
+    port = free_port()
     env = {
         **{name: value for name, value in os.environ.items() if name != ASYNC_UNSAFE},
         "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.test",
@@ -110,7 +89,7 @@ def live_server_process(
     }
     redis_url = os.environ.get("REDIS_URL", "")
     if redis_url:
-        env["REDIS_URL"] = _with_redis_db(redis_url, SERVER_REDIS_DB)
+        env["REDIS_URL"] = with_redis_db(redis_url, SERVER_REDIS_DB)
     log_path = tmp_path_factory.mktemp("e2e-server") / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

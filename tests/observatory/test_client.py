@@ -20,16 +20,11 @@ from observatory.client import ClientError, stream_events, stream_url
 from observatory.events import events_append
 from tests.conftest import token_for
 from tests.factories import EcosystemFactory
+from tests.subprocesses import free_port, subprocess_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class DaphneServer:
@@ -39,14 +34,10 @@ class DaphneServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        db = connection.settings_dict
-        database_url = (
-            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        )
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.test",
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": subprocess_database_url(),
             **extra_env,
         }
         self.process: subprocess.Popen | None = None

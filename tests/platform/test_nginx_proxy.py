@@ -30,6 +30,7 @@ from django.db import connection
 from websockets.sync.client import connect
 
 from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
+from tests.subprocesses import free_port, subprocess_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = REPO_ROOT / "docker" / "nginx"
@@ -40,12 +41,6 @@ SOCIABLE = dict(
     openness=0.6, conscientiousness=0.6, extraversion=0.9, agreeableness=0.7, neuroticism=0.2
 )
 HTTPS = {"X-Forwarded-Proto": "https"}  # as a TLS load balancer in front of nginx says
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -84,14 +79,6 @@ def nginx_binary() -> str:
     return found
 
 
-def database_url() -> str:
-    db = connection.settings_dict  # the pytest test database (test_<NAME>) by now
-    return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
 @dataclass
 class Proxy:
     url: str
@@ -115,7 +102,7 @@ def proxy(django_db_setup) -> Iterator[Proxy]:
     }
     env.update(
         DJANGO_SETTINGS_MODULE="ecosystem_project.settings.production",
-        DATABASE_URL=database_url(),
+        DATABASE_URL=subprocess_database_url(),
         DATABASE_CONN_MAX_AGE="0",  # no idle connection left to the test database
         DJANGO_SECRET_KEY=f"proxy-test-secret-{uuid.uuid4().hex}{uuid.uuid4().hex}",
         JWT_SIGNING_KEY=f"proxy-test-jwt-{uuid.uuid4().hex}{uuid.uuid4().hex}",

@@ -26,6 +26,7 @@ from django.utils import timezone
 from characters.models import Character, Ecosystem
 from relationships.graph import graph_cypher
 from relationships.models import Relationship
+from tests.subprocesses import subprocess_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_LOG = REPO_ROOT / "var" / "log" / "test-celery-graph.log"
@@ -151,15 +152,6 @@ def graph_task_queue(run_task_queue: str) -> str:
     return run_task_queue
 
 
-def _worker_database_url() -> str:
-    """DATABASE_URL of pytest-django's test database (the worker must see our rows)."""
-    db_settings = connection.settings_dict
-    return (
-        f"postgres://{db_settings['USER']}:{db_settings['PASSWORD']}@{db_settings['HOST']}:"
-        f"{db_settings['PORT']}/{db_settings['NAME']}"
-    )
-
-
 @pytest.fixture(scope="session")
 def sync_worker(
     django_db_setup: Any, django_db_blocker: Any, graph_task_queue: str, graph_constraints: None
@@ -174,7 +166,7 @@ def sync_worker(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.test",
-        "DATABASE_URL": _worker_database_url(),
+        "DATABASE_URL": subprocess_database_url(),
         "CELERY_TASK_DEFAULT_QUEUE": graph_task_queue,
         "PYTHONUNBUFFERED": "1",
     }
