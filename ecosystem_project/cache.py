@@ -1,0 +1,39 @@
+"""Django's Redis cache with its connection pools shared by the whole process.
+
+Under ASGI every request runs in a context of its own, and Django's cache handler gives each
+context a new backend instance, so the stock backend opened a new Redis connection on every
+request (the throttle and the graph-sync flag use the cache on the hot path). Redis
+connection pools are thread-safe: one per server URL and process is enough.
+"""
+
+import threading
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+_pools: dict[str, Any] = {}
+_pools_lock = threading.Lock()
+
+
+class SharedPoolRedisCacheClient(RedisCacheClient):
+    # django-stubs does not declare the client's private attributes used here.
+    _servers: list[str]
+    _pool_class: Any
+    _pool_options: dict[str, Any]
+    _get_connection_pool_index: Any
+
+    def _get_connection_pool(self, write: bool) -> Any:
+        url = self._servers[self._get_connection_pool_index(write)]
+        pool = _pools.get(url)
+        if pool is None:
+            with _pools_lock:
+                pool = _pools.get(url)
+                if pool is None:
+                    pool = _pools[url] = self._pool_class.from_url(url, **self._pool_options)
+        return pool
+
+
+class SharedPoolRedisCache(RedisCache):
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = SharedPoolRedisCacheClient
