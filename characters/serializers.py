@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Character, Ecosystem
+from .models import BIG_FIVE_FIELDS, PAD_FIELDS, Character, Ecosystem
 from .selectors import ecosystem_list
 
 
@@ -35,14 +35,8 @@ class CharacterSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "ecosystem",
             "name",
             "bio",
-            "openness",
-            "conscientiousness",
-            "extraversion",
-            "agreeableness",
-            "neuroticism",
-            "pleasure",
-            "arousal",
-            "dominance",
+            *BIG_FIVE_FIELDS,
+            *PAD_FIELDS,
             "emotion",
             "energy",
             "status",

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.urls import re_path
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -63,6 +64,4 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def api_route(route: str, view: Any, name: str) -> Any:
     """A URL pattern whose trailing slash is optional (DESIGN.md: REST)."""
-    from django.urls import re_path
-
     return re_path(rf"^{route}/?$", view, name=name)

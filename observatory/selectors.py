@@ -22,7 +22,7 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from characters.models import Character, Ecosystem
+from characters.models import BIG_FIVE_FIELDS, PAD_FIELDS, Character, Ecosystem
 from characters.selectors import character_get, ecosystem_get, get_or_404
 from relationships.dynamics import relationship_label
 from relationships.models import Relationship
@@ -55,14 +55,8 @@ CHARACTER_FIELDS = (
     "id",
     "name",
     "bio",
-    "openness",
-    "conscientiousness",
-    "extraversion",
-    "agreeableness",
-    "neuroticism",
-    "pleasure",
-    "arousal",
-    "dominance",
+    *BIG_FIVE_FIELDS,
+    *PAD_FIELDS,
     "emotion",
     "energy",
     "status",
@@ -70,11 +64,13 @@ CHARACTER_FIELDS = (
 BIO_PREVIEW_CHARS = 240
 
 
-def _count_of(queryset: QuerySet[Any], *, group_field: str) -> Subquery:
-    """A correlated COUNT(*) subquery (no join fan-out when several counts sit side by side)."""
-    return Subquery(
-        queryset.order_by().values(group_field).annotate(total=Count("pk")).values("total")[:1],
-        output_field=IntegerField(),
+def _count_per_ecosystem(queryset: QuerySet[Any]) -> Coalesce:
+    """A correlated COUNT(*) of ``queryset``'s rows in the outer ecosystem, 0 when none (no
+    join fan-out when several counts sit side by side)."""
+    rows = queryset.filter(ecosystem=OuterRef("pk")).order_by().values("ecosystem")
+    return Coalesce(
+        Subquery(rows.annotate(total=Count("pk")).values("total")[:1], output_field=IntegerField()),
+        Value(0),
     )
 
 
@@ -104,32 +100,11 @@ def ecosystem_rows(*, user: User) -> list[EcosystemRow]:
     ecosystems = (
         Ecosystem.objects.filter(owner=user)
         .annotate(
-            n_characters=Coalesce(
-                _count_of(
-                    Character.objects.filter(ecosystem=OuterRef("pk")), group_field="ecosystem"
-                ),
-                Value(0),
-            ),
-            n_relationships=Coalesce(
-                _count_of(
-                    Relationship.objects.filter(ecosystem=OuterRef("pk")), group_field="ecosystem"
-                ),
-                Value(0),
-            ),
-            n_scenarios=Coalesce(
-                _count_of(
-                    Scenario.objects.filter(ecosystem=OuterRef("pk")), group_field="ecosystem"
-                ),
-                Value(0),
-            ),
-            n_active_scenarios=Coalesce(
-                _count_of(
-                    Scenario.objects.filter(
-                        ecosystem=OuterRef("pk"), status=Scenario.Status.ACTIVE
-                    ),
-                    group_field="ecosystem",
-                ),
-                Value(0),
+            n_characters=_count_per_ecosystem(Character.objects.all()),
+            n_relationships=_count_per_ecosystem(Relationship.objects.all()),
+            n_scenarios=_count_per_ecosystem(Scenario.objects.all()),
+            n_active_scenarios=_count_per_ecosystem(
+                Scenario.objects.filter(status=Scenario.Status.ACTIVE)
             ),
             last_event_at=Subquery(
                 Event.objects.filter(ecosystem=OuterRef("pk"))

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -21,12 +20,6 @@ def relationship_list_for_character(*, character: Character) -> QuerySet[Relatio
         Relationship.objects.filter(Q(from_character=character) | Q(to_character=character))
         .select_related("from_character", "to_character")
         .order_by("-strength", "pk")
-    )
-
-
-def relationship_list(*, user: User) -> QuerySet[Relationship]:
-    return Relationship.objects.filter(ecosystem__owner=user).select_related(
-        "from_character", "to_character"
     )
 
 

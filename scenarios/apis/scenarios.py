@@ -358,22 +358,23 @@ class ScenarioDetailApi(APIView):
         return _scenario_response(request, scenario_id)
 
 
+ACTION_SCHEMA = extend_schema(
+    request=None,
+    responses={200: ScenarioOutputSerializer, 404: ERROR_RESPONSE, 409: CONFLICT_RESPONSE},
+)
+
+
 class _ScenarioActionApi(APIView):
     throttle_scope = "scenario_writes"
 
     action_service: Any = None
 
+    @ACTION_SCHEMA
     def post(self, request: Request, scenario_id: str) -> Response:
         scenario = scenario_get(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
         EmptyInputSerializer(data=request.data or {}).is_valid(raise_exception=True)
         type(self).action_service(scenario_id=scenario.pk)
         return _scenario_response(request, scenario.pk)
-
-
-ACTION_SCHEMA = extend_schema(
-    request=None,
-    responses={200: ScenarioOutputSerializer, 404: ERROR_RESPONSE, 409: CONFLICT_RESPONSE},
-)
 
 
 class ScenarioPauseApi(_ScenarioActionApi):
@@ -382,19 +383,11 @@ class ScenarioPauseApi(_ScenarioActionApi):
 
     action_service = staticmethod(services.scenario_pause)
 
-    @ACTION_SCHEMA
-    def post(self, request: Request, scenario_id: str) -> Response:
-        return super().post(request, scenario_id)
-
 
 class ScenarioResumeApi(_ScenarioActionApi):
     """Resume: the next turn plays one tick from now. An ended scenario answers 409."""
 
     action_service = staticmethod(services.scenario_resume)
-
-    @ACTION_SCHEMA
-    def post(self, request: Request, scenario_id: str) -> Response:
-        return super().post(request, scenario_id)
 
 
 class ScenarioEndApi(_ScenarioActionApi):
@@ -403,9 +396,16 @@ class ScenarioEndApi(_ScenarioActionApi):
 
     action_service = staticmethod(services.scenario_end)
 
-    @ACTION_SCHEMA
-    def post(self, request: Request, scenario_id: str) -> Response:
-        return super().post(request, scenario_id)
+
+MODE_SCHEMA = extend_schema(
+    request=ScenarioModeInputSerializer,
+    responses={
+        200: ScenarioOutputSerializer,
+        400: ERROR_RESPONSE,
+        404: ERROR_RESPONSE,
+        409: CONFLICT_RESPONSE,
+    },
+)
 
 
 class ScenarioModeApi(APIView):
@@ -413,15 +413,7 @@ class ScenarioModeApi(APIView):
 
     throttle_scope = "scenario_writes"
 
-    @extend_schema(
-        request=ScenarioModeInputSerializer,
-        responses={
-            200: ScenarioOutputSerializer,
-            400: ERROR_RESPONSE,
-            404: ERROR_RESPONSE,
-            409: CONFLICT_RESPONSE,
-        },
-    )
+    @MODE_SCHEMA
     def patch(self, request: Request, scenario_id: str) -> Response:
         scenario = scenario_get(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
         serializer = ScenarioModeInputSerializer(data=request.data)
@@ -429,15 +421,7 @@ class ScenarioModeApi(APIView):
         services.scenario_mode_set(scenario_id=scenario.pk, mode=serializer.validated_data["mode"])
         return _scenario_response(request, scenario.pk)
 
-    @extend_schema(
-        request=ScenarioModeInputSerializer,
-        responses={
-            200: ScenarioOutputSerializer,
-            400: ERROR_RESPONSE,
-            404: ERROR_RESPONSE,
-            409: CONFLICT_RESPONSE,
-        },
-    )
+    @MODE_SCHEMA
     def post(self, request: Request, scenario_id: str) -> Response:
         return self.patch(request, scenario_id)
 

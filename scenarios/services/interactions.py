@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from characters import emotion, energy
-from characters.models import Character
+from characters.models import PAD_FIELDS, Character
 from characters.personality import compatibility
 from characters.services import (
     character_bring_up_to_date,
@@ -43,15 +43,7 @@ from ..dialogue.base import DialogueBackend, DialogueContext, Speaker
 from ..models import Interaction, Scenario, UserMessage
 from ..sentiment import sentiment
 
-CHARACTER_STATE_FIELDS = (
-    "pleasure",
-    "arousal",
-    "dominance",
-    "emotion",
-    "energy",
-    "status",
-    "state_updated_at",
-)
+CHARACTER_STATE_FIELDS = (*PAD_FIELDS, "emotion", "energy", "status", "state_updated_at")
 RELATIONSHIP_FIELDS = (
     "strength",
     "trust",
