@@ -9,10 +9,16 @@ in ``seq`` order, no gap" holds:
 - A connection keeps one number, ``last_sent``. An event goes out only if its ``seq`` is
   ``last_sent + 1``; one at or below ``last_sent`` is a duplicate and dropped; one further
   ahead means a broadcast was lost or overtaken, and the log is read from ``last_sent``.
-- The connection joins the ecosystem's group *before* it reads the log, so every event
+- The connection joins the ecosystem's live events *before* it reads the log, so every event
   committed after the read arrives live. Live messages that arrive during the replay wait in
   a bounded ``pending`` queue; a periodic check of the ecosystem's ``last_seq`` reads the log
   again if a broadcast never arrives (a Redis hiccup, or a publish that raced our subscribe).
+
+Live events come from the process's hub of the ecosystem (``observatory.fanout``: one group
+subscription per ecosystem per process, each event decoded and JSON-encoded once), not from a
+channel of the consumer's own: a consumer has no channel-layer channel at all. A live event
+that is next in line, while nothing is queued and the client keeps up, is sent straight from
+the hub's hand-over, without waking a task of the consumer.
 
 Memory per connection stays small and bounded: no task while idle (one timer handle), a
 pending queue of at most ``WS_MAX_PENDING_EVENTS``, and, under Daphne, no more than about
@@ -40,24 +46,21 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.http import Http404
-from redis.exceptions import RedisError
 
 from characters.models import Ecosystem
 from characters.selectors import ecosystem_get
 from ecosystem_project import metrics
 
+from . import fanout
 from .auth import ANONYMOUS, AUTH_FAILURE_FOREIGN_ORIGIN, AUTH_FAILURE_INVALID_TOKEN, AuthInfo
-from .events import (
-    ecosystem_group_name,
-    envelopes_of,
-    events_oldest_retained_seq,
-    events_since,
-)
+from .events import envelopes_of, events_oldest_retained_seq, events_since
+from .fanout import EncodedEvent, encode_frame
 
 logger = logging.getLogger(__name__)
 
@@ -255,23 +258,19 @@ def transport_write_backlog(send: Any) -> int:
     return len(buffered) - offset + not_yet_buffered
 
 
-def _encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"))
-
-
-# One event goes to every observer of its ecosystem in this process: encode it once.
+# Observers that replay together (a reconnect wave) read the same pages: encode them once.
 _encoded_events: dict[tuple[str, int], str] = {}
 
 
-def _encode_event(envelope: dict[str, Any]) -> str:
+def _encode_event(envelope: dict[str, Any]) -> EncodedEvent:
     key = (envelope["ecosystem_id"], envelope["seq"])
     text = _encoded_events.get(key)
     if text is None:
-        text = _encode(envelope)
+        text = encode_frame(envelope)
         if len(_encoded_events) >= ENCODED_EVENTS_CACHED:
             del _encoded_events[next(iter(_encoded_events))]  # the oldest
         _encoded_events[key] = text
-    return text
+    return envelope["seq"], text
 
 
 # --- The consumer ---------------------------------------------------------------------------
@@ -283,11 +282,11 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ecosystem_id: uuid.UUID | None = None
-        self.group_name: str | None = None
+        self.joined = False  # receiving the ecosystem's live events from its hub
         self.auth: AuthInfo = ANONYMOUS
         self.user_id: Any = None
         self.last_sent = 0  # seq of the last event the client was sent
-        self.pending: deque[dict[str, Any]] = deque()  # live events not yet sent
+        self.pending: deque[EncodedEvent] = deque()  # live events not yet sent
         self.log_behind = False  # the log may hold events newer than last_sent: read it
         self.live = False  # the first catch-up is done and announced with a heartbeat
         self.pumping = False
@@ -297,17 +296,28 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.pump_task: asyncio.Task[None] | None = None
         self.tick_handle: asyncio.TimerHandle | None = None
         self.tick_task: asyncio.Task[None] | None = None
+        self.close_task: asyncio.Task[None] | None = None
         self.last_frame_at = 0.0
         self.revalidate_at = 0.0
         self.lost_check_at: float | None = None  # when to look for a lost broadcast
         self.lost_check_seq = 0  # ... of an event up to this seq
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # Channels' AsyncConsumer.__call__ would give this consumer a channel of its own and a
+        # task waiting on it; live events reach us through the hub instead (module docstring),
+        # so the only input is the client's.
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         finally:
             self.closing = True
             self._stop_background()
+            self._leave()
             if self.counted:
                 self.counted = False
                 _connection_closed()
@@ -336,12 +346,14 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.ecosystem_id = ecosystem_id
         self.user_id = user.pk
         await self._accept()
-        self.group_name = ecosystem_group_name(ecosystem_id)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
         if start.reset is not None:
             await self._send_frame(start.reset)
         self.last_sent = start.after
         self.log_behind = True  # replay; also closes the window between our read and the join
+        if self.channel_layer is not None:
+            # From here live events queue up (``live`` is still False) until the replay is out.
+            self.joined = True
+            await fanout.join(self.channel_layer, ecosystem_id, self)
         self._wake_pump()
         loop = asyncio.get_running_loop()
         self.revalidate_at = loop.time() + min(FIRST_CHECK_SECONDS, settings.WS_REVALIDATE_SECONDS)
@@ -383,26 +395,51 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         self.closing = True
         self._stop_background()
-        if self.group_name is not None:
-            try:
-                await self.channel_layer.group_discard(self.group_name, self.channel_name)
-            except (RedisError, OSError) as error:
-                # The subscription dies with the connection to Redis anyway.
-                logger.warning("Leaving %s failed: %s", self.group_name, error)
+        teardown = self._leave()
+        if teardown is not None:
+            # The last observer of this ecosystem here: wait until the process left the group.
+            await teardown
         raise StopConsumer()
+
+    def _leave(self) -> "asyncio.Task[None] | None":
+        if not self.joined or self.channel_layer is None or self.ecosystem_id is None:
+            return None
+        self.joined = False
+        return fanout.leave(self.channel_layer, self.ecosystem_id, self)
 
     # --- Live events ----------------------------------------------------------------------
 
-    async def event_publish(self, message: dict[str, Any]) -> None:
-        """Committed events broadcast to the ecosystem's group (``events_broadcast``)."""
+    async def receive_live(self, events: list[EncodedEvent]) -> None:
+        """Committed events broadcast to the ecosystem (``events_broadcast``), from the hub.
+
+        The hub serves every observer of the ecosystem in this process in turn, so this must
+        not wait: the next event goes out at once when nothing is queued before it and the
+        client keeps up (a send under Daphne only hands bytes to Twisted); anything else is
+        queued for the pump.
+        """
         if self.closing:
             return
-        self.pending.extend(
-            envelope for envelope in message["events"] if envelope["seq"] > self.last_sent
-        )
+        index = 0
+        if self.live and not self.pumping and not self.pending and not self.log_behind:
+            while (
+                index < len(events)
+                and events[index][0] == self.last_sent + 1
+                and not self.closing
+                and transport_write_backlog(self.base_send) <= WRITE_BACKLOG_HIGH_WATER
+            ):
+                seq, text = events[index]
+                await self._send_text(text)
+                self.last_sent = seq
+                index += 1
+            if self.closing:
+                return
+        self.pending.extend(event for event in events[index:] if event[0] > self.last_sent)
+        if not self.pending:
+            return
         if len(self.pending) > settings.WS_MAX_PENDING_EVENTS:
             if self.writing:
-                await self._close(CLOSE_TOO_SLOW, f"too slow; resume with since={self.last_sent}")
+                self.pending.clear()  # bounded memory, whatever the close costs
+                self._close_soon(CLOSE_TOO_SLOW, f"too slow; resume with since={self.last_sent}")
                 return
             # The pump is reading the log, not waiting on the client: the log has these
             # events too, so drop the copies and read on.
@@ -422,7 +459,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
                 if self.log_behind:
                     await self._catch_up_from_log()
                 elif self.pending:
-                    seq = self.pending[0]["seq"]
+                    seq = self.pending[0][0]
                     if seq <= self.last_sent:
                         self.pending.popleft()  # already sent (replay or log overlap)
                     elif seq == self.last_sent + 1:
@@ -458,7 +495,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
                 if envelope["seq"] != self.last_sent + 1:
                     # Pruned while we were behind (retention): say so, continue from here.
                     await self._send_reset(oldest_seq=envelope["seq"])
-                await self._deliver(envelope)
+                await self._deliver(_encode_event(envelope))
                 delivered = True
             if len(page) < REPLAY_PAGE_SIZE:
                 break
@@ -470,15 +507,15 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         await self._send_frame({"type": "reset", "oldest_seq": oldest_seq, "last_seq": last_seq})
         self.last_sent = oldest_seq - 1
 
-    async def _deliver(self, envelope: dict[str, Any]) -> None:
+    async def _deliver(self, event: EncodedEvent) -> None:
         self.writing = True
         try:
             while transport_write_backlog(self.base_send) > WRITE_BACKLOG_HIGH_WATER:
                 await asyncio.sleep(WRITE_BACKLOG_POLL_SECONDS)
-            await self._send_text(_encode_event(envelope))
+            await self._send_text(event[1])
         finally:
             self.writing = False
-        self.last_sent = envelope["seq"]
+        self.last_sent = event[0]
 
     # --- Revalidation and heartbeat ---------------------------------------------------------
 
@@ -550,11 +587,11 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
     # --- Sending and closing --------------------------------------------------------------
 
     async def _send_frame(self, frame: dict[str, Any]) -> None:
-        await self._send_text(_encode(frame))
+        await self._send_text(encode_frame(frame))
 
     async def _send_text(self, text: str) -> None:
         try:
-            await self.send(text_data=text)
+            await self.base_send({"type": "websocket.send", "text": text})
         except SEND_AFTER_CLOSE_ERRORS:
             # The client is closing; its websocket.disconnect is on the way. Stop sending.
             self.closing = True
@@ -563,6 +600,11 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
 
     async def _send_heartbeat(self) -> None:
         await self._send_frame({"type": "heartbeat", "last_seq": self.last_sent})
+
+    def _close_soon(self, code: int, reason: str) -> None:
+        """``_close`` from code that must not wait (the hub's hand-over)."""
+        if self.close_task is None:
+            self.close_task = asyncio.ensure_future(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
         """Say why in an error frame (Daphne drops close reasons), then close with ``code``."""
@@ -580,6 +622,6 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         if self.tick_handle is not None:
             self.tick_handle.cancel()
             self.tick_handle = None
-        for task in (self.pump_task, self.tick_task):
+        for task in (self.pump_task, self.tick_task, self.close_task):
             if task is not None and task is not current and not task.done():
                 task.cancel()

@@ -1,0 +1,136 @@
+"""Process-local fan-out (observatory.fanout): one group subscription per ecosystem per
+process, shared by all its observers here, dropped when the last one leaves; on the real Redis
+pub/sub layer and on the in-memory layer of the embedded mode."""
+
+import asyncio
+import time
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings as django_settings
+
+from observatory import fanout
+from observatory.events import ecosystem_group_name
+from tests.conftest import token_for
+from tests.factories import EcosystemFactory
+from tests.observatory.test_ws_stream import Observer, seqs_of, write_events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(scenario):
+    return async_to_sync(scenario)()
+
+
+def redis_subscribers_of(ecosystem_id) -> int:
+    """Redis' own count of connections subscribed to the ecosystem's group channel."""
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    try:
+        channel = f"asgi__group__{ecosystem_group_name(ecosystem_id)}"
+        [(_, count)] = client.pubsub_numsub(channel)
+        return int(count)
+    finally:
+        client.close()
+
+
+async def eventually(predicate, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def test_observers_of_one_ecosystem_share_one_subscription_and_each_get_every_event(user):
+    first, second = EcosystemFactory(owner=user), EcosystemFactory(owner=user)
+    token = token_for(user)
+
+    async def scenario():
+        observers = [Observer(first.pk, token) for _ in range(5)]
+        observers.append(Observer(second.pk, token))
+        await asyncio.gather(*(observer.__aenter__() for observer in observers))
+        try:
+            await asyncio.gather(*(observer.until_live() for observer in observers))
+            subscriptions = fanout.subscription_count()
+            numsub = await asyncio.to_thread(redis_subscribers_of, first.pk)
+            await database_sync_to_async(write_events)(first.pk, 20)
+            received = await asyncio.gather(*(observer.events(20) for observer in observers[:5]))
+            assert await observers[5].nothing_more(0.5)
+            hub = fanout._hubs[fanout._key(get_channel_layer(), ecosystem_group_name(first.pk))]
+            return subscriptions, numsub, received, hub.messages_received
+        finally:
+            await asyncio.gather(*(observer.__aexit__(None, None, None) for observer in observers))
+
+    subscriptions, numsub, received, messages_received = run(scenario)
+    assert subscriptions == 2  # one per ecosystem, not one per observer
+    assert numsub == 1
+    for events in received:
+        assert seqs_of(events) == list(range(1, 21))
+    assert messages_received == 20  # each broadcast taken from the layer once, for all five
+
+
+def test_the_last_observer_to_leave_unsubscribes_and_a_new_one_subscribes_again(ecosystem, user):
+    token = token_for(user)
+
+    async def scenario():
+        async with Observer(ecosystem.pk, token) as one, Observer(ecosystem.pk, token) as two:
+            await one.until_live()
+            await two.until_live()
+            while_both = await asyncio.to_thread(redis_subscribers_of, ecosystem.pk)
+        after_both = fanout.subscription_count()
+        unsubscribed = await eventually(lambda: redis_subscribers_of(ecosystem.pk) == 0)
+        async with Observer(ecosystem.pk, token, since=0) as again:
+            await again.until_live()
+            await database_sync_to_async(write_events)(ecosystem.pk, 3)
+            events = await again.events(3)
+        return while_both, after_both, unsubscribed, events
+
+    while_both, after_both, unsubscribed, events = run(scenario)
+    assert while_both == 1
+    assert after_both == 0
+    assert unsubscribed
+    assert seqs_of(events) == [1, 2, 3]
+
+
+def test_one_observer_leaving_does_not_stop_the_others(ecosystem, user):
+    token = token_for(user)
+
+    async def scenario():
+        async with Observer(ecosystem.pk, token) as staying:
+            await staying.until_live()
+            async with Observer(ecosystem.pk, token) as leaving:
+                await leaving.until_live()
+                await database_sync_to_async(write_events)(ecosystem.pk, 2)
+                await leaving.events(2)
+            await database_sync_to_async(write_events)(ecosystem.pk, 2)
+            return await staying.events(4)
+
+    assert seqs_of(run(scenario)) == [1, 2, 3, 4]
+
+
+def test_the_embedded_in_memory_layer_streams_replay_then_live(ecosystem, user, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    token = token_for(user)
+    write_events(ecosystem.pk, 3)
+
+    async def scenario():
+        assert isinstance(get_channel_layer(), InMemoryChannelLayer)
+        async with (
+            Observer(ecosystem.pk, token, since=1) as replaying,
+            Observer(ecosystem.pk, token) as live_only,
+        ):
+            replayed = await replaying.events(2)
+            await replaying.until_live()
+            await live_only.until_live()
+            await database_sync_to_async(write_events)(ecosystem.pk, 4)
+            both = await asyncio.gather(replaying.events(4), live_only.events(4))
+        return replayed, both, fanout.subscription_count()
+
+    replayed, (replaying_live, live_only_live), subscriptions_after = run(scenario)
+    assert seqs_of(replayed) == [2, 3]
+    assert seqs_of(replaying_live) == seqs_of(live_only_live) == [4, 5, 6, 7]
+    assert subscriptions_after == 0
