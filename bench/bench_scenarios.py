@@ -204,7 +204,10 @@ def main() -> int:
         if "ERROR" in line and "signal 15 (SIGTERM)" not in line  # our own shutdown
     ]
     if errors:
-        print(f"worker logged {len(errors)} error line(s), first: {errors[0][:200]}")
+        print(f"worker logged {len(errors)} error line(s); the first with its traceback:")
+        lines = worker_log.splitlines()
+        first = lines.index(errors[0])
+        print("\n".join(lines[first : first + 40]))
 
     Character.objects.filter(ecosystem=ecosystem).delete()
     ecosystem.delete()

@@ -8,12 +8,14 @@ truth: an observer that misses a broadcast fills the gap from the database.
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -88,10 +90,46 @@ def events_broadcast(*, ecosystem_id: uuid.UUID | str, envelopes: list[dict[str,
         return
     message = {"type": "event.publish", "events": envelopes}
     try:
-        async_to_sync(channel_layer.group_send)(ecosystem_group_name(ecosystem_id), message)
+        _group_publisher(channel_layer)(ecosystem_group_name(ecosystem_id), message)
         metrics.events_broadcast(len(envelopes))
     except (RedisError, OSError) as error:
         logger.warning("Broadcast of events %s.. failed: %s", envelopes[0]["seq"], error)
+
+
+GroupPublisher = Callable[[str, dict[str, Any]], None]
+_publishers: dict[int, tuple[BaseChannelLayer, GroupPublisher]] = {}
+
+
+def _group_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher:
+    """``group_send`` for synchronous callers (views, Celery tasks, the clock), one per layer.
+
+    The pub/sub layer keeps its Redis connections per event loop, so ``async_to_sync`` from a
+    worker with no loop of its own opens (and closes) a connection on every call: ~5 ms a
+    broadcast. For that layer we publish the same bytes to the same Redis channel through a
+    pooled synchronous client instead (``test_sync_publish_reaches_the_layers_subscribers``
+    holds us to the layer's naming); any other layer goes through ``group_send``.
+    """
+    cached = _publishers.get(id(channel_layer))
+    if cached is not None and cached[0] is channel_layer:
+        return cached[1]
+    publisher = _pubsub_publisher(channel_layer) or async_to_sync(channel_layer.group_send)
+    _publishers[id(channel_layer)] = (channel_layer, publisher)
+    return publisher
+
+
+def _pubsub_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher | None:
+    if not isinstance(channel_layer, RedisPubSubChannelLayer):
+        return None
+    hosts = channel_layer._kwargs.get("hosts") or (channel_layer._args[:1] or [None])[0]
+    if not hosts or len(hosts) != 1 or not isinstance(hosts[0], str):
+        return None  # sharded or dict-configured hosts: leave the routing to the layer
+    prefix = channel_layer._kwargs.get("prefix", "asgi")
+    client = redis.Redis.from_url(hosts[0])
+
+    def publish(group: str, message: dict[str, Any]) -> None:
+        client.publish(f"{prefix}__group__{group}", channel_layer.serialize(message))
+
+    return publish
 
 
 def events_since(*, ecosystem_id: uuid.UUID | str, since: int, limit: int = 500) -> list[Event]:

@@ -80,6 +80,9 @@ TEMPLATES = [
     },
 ]
 
+# Lifetime of a persistent connection: when the pool is off, and in Celery workers
+# (ecosystem_project.celery.persistent_database_connections).
+DATABASE_CONN_MAX_AGE = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
@@ -103,7 +106,7 @@ elif env.bool("DATABASE_POOL", default=True):
         }
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -8,7 +8,9 @@ events, and after commit broadcasts the events and enqueues the graph sync.
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +29,7 @@ from characters.services import (
     character_set_emotion,
 )
 from ecosystem_project import metrics
+from ecosystem_project.db import rows_update
 from ecosystem_project.errors import ConflictError, NotFoundError
 from observatory.events import events_append
 from relationships.dynamics import (
@@ -137,32 +140,30 @@ def _check_feasible(initiator: Character, target: Character) -> None:
             )
 
 
-def _load_relationships(
-    initiator: Character, target: Character
+RelationshipRows = Mapping[tuple[uuid.UUID, uuid.UUID], Relationship]
+
+
+def _pair_relationships(
+    initiator: Character, target: Character, known: RelationshipRows | None
 ) -> tuple[Relationship, Relationship]:
-    pair = Q(from_character=initiator, to_character=target) | Q(
-        from_character=target, to_character=initiator
-    )
-    found = {
-        (rel.from_character_id, rel.to_character_id): rel
-        for rel in Relationship.objects.select_for_update().filter(pair)
-    }
+    """Both directions of the pair, locked: from ``known`` (rows the caller locked) or the
+    database; a direction that does not exist yet is created."""
+    directions = ((initiator, target), (target, initiator))
+    found = dict(known or {})
+    if known is None:
+        pair = Q(from_character=initiator, to_character=target) | Q(
+            from_character=target, to_character=initiator
+        )
+        for rel in Relationship.objects.select_for_update().filter(pair):
+            found[(rel.from_character_id, rel.to_character_id)] = rel
     missing = [
         Relationship(ecosystem_id=initiator.ecosystem_id, from_character=a, to_character=b)
-        for a, b in ((initiator, target), (target, initiator))
+        for a, b in directions
         if (a.pk, b.pk) not in found
     ]
     for rel in Relationship.objects.bulk_create(missing):
         found[(rel.from_character_id, rel.to_character_id)] = rel
     return found[(initiator.pk, target.pk)], found[(target.pk, initiator.pk)]
-
-
-def _save_fields(row: Character | Relationship, fields: tuple[str, ...]) -> None:
-    """UPDATE one locked row's fields by primary key. Four of these cost a fraction of one
-    bulk_update, whose CASE expressions dominate the hot path's Python time."""
-    type(row)._base_manager.filter(pk=row.pk).update(  # type: ignore[misc]
-        **{field: getattr(row, field) for field in fields}
-    )
 
 
 def _relationship_state(rel: Relationship) -> RelationshipState:
@@ -256,46 +257,63 @@ def interaction_process(
     user_message: UserMessage | None = None,
     seed: int = 0,
 ) -> InteractionResult:
-    """Run one interaction. ``owner`` scopes the characters to one user's ecosystems
-    (API callers); the scenario clock passes ``None``. ``content`` None lets the initiator's
-    own voice open. Raises NotFoundError (404) or InteractionRefused (409); writes nothing
-    then."""
+    """Run one interaction in a transaction of its own. ``owner`` scopes the characters to
+    one user's ecosystems (API callers); ``content`` None lets the initiator's own voice
+    open. Raises NotFoundError (404) or InteractionRefused (409); writes nothing then."""
     started = time.perf_counter()
-    backend = dialogue_backend()
     with transaction.atomic():
         initiator, target = _load_pair(initiator_id=initiator_id, target_id=target_id, owner=owner)
-        now = timezone.now()
-        character_bring_up_to_date(character=initiator, now=now)
-        character_bring_up_to_date(character=target, now=now)
-        _check_feasible(initiator, target)
-        regard_of_target, regard_of_initiator = _load_relationships(initiator, target)
+        return interaction_process_locked(
+            initiator=initiator,
+            target=target,
+            interaction_type=interaction_type,
+            content=content,
+            scenario=scenario,
+            turn=turn,
+            user_message=user_message,
+            seed=seed,
+            started=started,
+        )
 
-        recent = _recent_exchanges(initiator, target) if backend.name != "template" else ()
-        setting = scenario.setting if scenario else ""
-        mood = scenario.mood if scenario else ""
-        objectives = tuple(scenario.objectives) if scenario else ()
-        if content is None:
-            content = backend.opening(
-                DialogueContext(
-                    speaker=character_speaker(initiator),
-                    listener=character_speaker(target),
-                    interaction_type=interaction_type,
-                    relationship=_relationship_state(regard_of_target),
-                    utterance=None,
-                    recent=recent,
-                    seed=seed,
-                    setting=setting,
-                    mood=mood,
-                    objectives=objectives,
-                )
-            )
-        response = backend.reply(
+
+def interaction_process_locked(
+    *,
+    initiator: Character,
+    target: Character,
+    interaction_type: str,
+    content: str | None = None,
+    relationships: RelationshipRows | None = None,
+    scenario: Scenario | None = None,
+    turn: int | None = None,
+    user_message: UserMessage | None = None,
+    seed: int = 0,
+    now: datetime | None = None,
+    started: float | None = None,
+) -> InteractionResult:
+    """The hot path on two characters the caller has locked (``select_for_update``, in
+    primary-key order) inside its transaction. ``relationships`` holds the pair's rows when
+    the caller has locked those too (the scenario clock has). Raises InteractionRefused
+    before it writes anything."""
+    started = time.perf_counter() if started is None else started
+    backend = dialogue_backend()
+    now = now or timezone.now()
+    character_bring_up_to_date(character=initiator, now=now)
+    character_bring_up_to_date(character=target, now=now)
+    _check_feasible(initiator, target)
+    regard_of_target, regard_of_initiator = _pair_relationships(initiator, target, relationships)
+
+    recent = _recent_exchanges(initiator, target) if backend.name != "template" else ()
+    setting = scenario.setting if scenario else ""
+    mood = scenario.mood if scenario else ""
+    objectives = tuple(scenario.objectives) if scenario else ()
+    if content is None:
+        content = backend.opening(
             DialogueContext(
-                speaker=character_speaker(target),
-                listener=character_speaker(initiator),
+                speaker=character_speaker(initiator),
+                listener=character_speaker(target),
                 interaction_type=interaction_type,
-                relationship=_relationship_state(regard_of_initiator),
-                utterance=content,
+                relationship=_relationship_state(regard_of_target),
+                utterance=None,
                 recent=recent,
                 seed=seed,
                 setting=setting,
@@ -303,119 +321,128 @@ def interaction_process(
                 objectives=objectives,
             )
         )
-        content_sentiment = sentiment(content)
-        response_sentiment = sentiment(response)
-        compat = compatibility(initiator.personality, target.personality)
-
-        changes = [
-            _move_relationship(
-                regard_of_target,
-                interaction_type=interaction_type,
-                heard_sentiment=response_sentiment,
-                compat=compat,
-                now=now,
-            ),
-            _move_relationship(
-                regard_of_initiator,
-                interaction_type=interaction_type,
-                heard_sentiment=content_sentiment,
-                compat=compat,
-                now=now,
-            ),
-        ]
-        _feel_and_tire(
-            initiator,
+    response = backend.reply(
+        DialogueContext(
+            speaker=character_speaker(target),
+            listener=character_speaker(initiator),
             interaction_type=interaction_type,
-            own_sentiment=content_sentiment,
+            relationship=_relationship_state(regard_of_initiator),
+            utterance=content,
+            recent=recent,
+            seed=seed,
+            setting=setting,
+            mood=mood,
+            objectives=objectives,
+        )
+    )
+    content_sentiment = sentiment(content)
+    response_sentiment = sentiment(response)
+    compat = compatibility(initiator.personality, target.personality)
+
+    changes = [
+        _move_relationship(
+            regard_of_target,
+            interaction_type=interaction_type,
             heard_sentiment=response_sentiment,
-            initiated=True,
-        )
-        _feel_and_tire(
-            target,
+            compat=compat,
+            now=now,
+        ),
+        _move_relationship(
+            regard_of_initiator,
             interaction_type=interaction_type,
-            own_sentiment=response_sentiment,
             heard_sentiment=content_sentiment,
-            initiated=False,
-        )
-        for row, fields in (
-            (initiator, CHARACTER_STATE_FIELDS),
-            (target, CHARACTER_STATE_FIELDS),
-            (regard_of_target, RELATIONSHIP_FIELDS),
-            (regard_of_initiator, RELATIONSHIP_FIELDS),
-        ):
-            _save_fields(row, fields)
+            compat=compat,
+            now=now,
+        ),
+    ]
+    _feel_and_tire(
+        initiator,
+        interaction_type=interaction_type,
+        own_sentiment=content_sentiment,
+        heard_sentiment=response_sentiment,
+        initiated=True,
+    )
+    _feel_and_tire(
+        target,
+        interaction_type=interaction_type,
+        own_sentiment=response_sentiment,
+        heard_sentiment=content_sentiment,
+        initiated=False,
+    )
+    rows_update([initiator, target], CHARACTER_STATE_FIELDS)
+    rows_update([regard_of_target, regard_of_initiator], RELATIONSHIP_FIELDS)
 
-        emotional_states = {
-            str(initiator.pk): _state_of(initiator),
-            str(target.pk): _state_of(target),
-        }
-        relationship_change = {
-            "strength_delta": changes[0]["strength_delta"],
-            "trust_delta": changes[0]["trust_delta"],
-            "new_strength": changes[0]["strength_after"],
-            "new_trust": changes[0]["trust_after"],
-            "reverse": {
-                "strength_delta": changes[1]["strength_delta"],
-                "trust_delta": changes[1]["trust_delta"],
-                "new_strength": changes[1]["strength_after"],
-                "new_trust": changes[1]["trust_after"],
-            },
-        }
-        latency_ms = (time.perf_counter() - started) * 1000
-        interaction = Interaction.objects.create(
-            ecosystem_id=initiator.ecosystem_id,
-            scenario=scenario,
-            turn=turn,
-            initiator=initiator,
-            target=target,
-            interaction_type=interaction_type,
-            content=content,
-            response=response,
-            content_sentiment=content_sentiment,
-            response_sentiment=response_sentiment,
-            relationship_change=relationship_change,
-            emotional_states=emotional_states,
-            user_message=user_message,
-            latency_ms=latency_ms,
-        )
-        names = {str(initiator.pk): initiator.name, str(target.pk): target.name}
-        for change in changes:
-            change["from_name"] = names[change["from"]]
-            change["to_name"] = names[change["to"]]
-        events = events_append(
-            ecosystem_id=initiator.ecosystem_id,
-            events=[
-                (
-                    "character_interaction",
-                    {
-                        "interaction_id": str(interaction.pk),
-                        "participants": [str(initiator.pk), str(target.pk)],
-                        "names": names,
-                        "interaction_type": interaction_type,
-                        "content": content,
-                        "response": response,
-                        "sentiment": {
-                            "content": round(content_sentiment, 4),
-                            "response": round(response_sentiment, 4),
-                        },
-                        "relationship_change": relationship_change,
-                        "emotional_states": emotional_states,
-                        "scenario_id": str(scenario.pk) if scenario else None,
-                        "turn": turn,
-                        "user_message_id": str(user_message.pk) if user_message else None,
+    emotional_states = {
+        str(initiator.pk): _state_of(initiator),
+        str(target.pk): _state_of(target),
+    }
+    relationship_change = {
+        "strength_delta": changes[0]["strength_delta"],
+        "trust_delta": changes[0]["trust_delta"],
+        "new_strength": changes[0]["strength_after"],
+        "new_trust": changes[0]["trust_after"],
+        "reverse": {
+            "strength_delta": changes[1]["strength_delta"],
+            "trust_delta": changes[1]["trust_delta"],
+            "new_strength": changes[1]["strength_after"],
+            "new_trust": changes[1]["trust_after"],
+        },
+    }
+    latency_ms = (time.perf_counter() - started) * 1000
+    interaction = Interaction.objects.create(
+        ecosystem_id=initiator.ecosystem_id,
+        scenario=scenario,
+        turn=turn,
+        initiator=initiator,
+        target=target,
+        interaction_type=interaction_type,
+        content=content,
+        response=response,
+        content_sentiment=content_sentiment,
+        response_sentiment=response_sentiment,
+        relationship_change=relationship_change,
+        emotional_states=emotional_states,
+        user_message=user_message,
+        latency_ms=latency_ms,
+    )
+    names = {str(initiator.pk): initiator.name, str(target.pk): target.name}
+    for change in changes:
+        change["from_name"] = names[change["from"]]
+        change["to_name"] = names[change["to"]]
+    events = events_append(
+        ecosystem_id=initiator.ecosystem_id,
+        events=[
+            (
+                "character_interaction",
+                {
+                    "interaction_id": str(interaction.pk),
+                    "participants": [str(initiator.pk), str(target.pk)],
+                    "names": names,
+                    "interaction_type": interaction_type,
+                    "content": content,
+                    "response": response,
+                    "sentiment": {
+                        "content": round(content_sentiment, 4),
+                        "response": round(response_sentiment, 4),
                     },
-                ),
-                ("relationship_changed", {"changes": changes}),
-                ("character_state_changed", {"characters": emotional_states}),
-            ],
-        )
-        relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
-        ecosystem_id = initiator.ecosystem_id
-        transaction.on_commit(
-            lambda: graph_sync_enqueue(relationship_ids=relationship_ids, ecosystem_id=ecosystem_id)
-        )
-        elapsed_seconds = time.perf_counter() - started
-        transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
+                    "relationship_change": relationship_change,
+                    "emotional_states": emotional_states,
+                    "scenario_id": str(scenario.pk) if scenario else None,
+                    "turn": turn,
+                    "user_message_id": str(user_message.pk) if user_message else None,
+                },
+            ),
+            ("relationship_changed", {"changes": changes}),
+            ("character_state_changed", {"characters": emotional_states}),
+        ],
+    )
+    relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
+    ecosystem_id = initiator.ecosystem_id
+    transaction.on_commit(
+        lambda: graph_sync_enqueue(relationship_ids=relationship_ids, ecosystem_id=ecosystem_id)
+    )
+    elapsed_seconds = time.perf_counter() - started
+    transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
     return InteractionResult(
         interaction=interaction,
         relationship_change=relationship_change,

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
 from characters.emotion import PAD
@@ -42,7 +42,7 @@ from .interactions import (
     InteractionRefused,
     character_speaker,
     dialogue_backend,
-    interaction_process,
+    interaction_process_locked,
 )
 
 logger = logging.getLogger(__name__)
@@ -499,19 +499,32 @@ def _reply_to_person(
     )
 
 
-def _plan(
-    scenario: Scenario, *, turn: int, now: datetime, pending: UserMessage | None
-) -> director.TurnPlan | None:
-    cast = sorted(scenario.participants.all(), key=lambda c: (c.name, str(c.pk)))
-    for character in cast:  # decay and recovery since the last exchange, in memory only
-        character_bring_up_to_date(character=character, now=now)
+def _lock_cast(scenario: Scenario) -> tuple[list[Character], dict[Any, Relationship]]:
+    """The scenario's characters and the relationships among them, locked for the turn
+    (characters in primary-key order, as every interaction locks them)."""
+    cast = list(scenario.participants.select_for_update(of=("self",)).order_by("pk"))
     ids = [character.pk for character in cast]
     relationships = {
-        (str(rel.from_character_id), str(rel.to_character_id)): RelationshipState(
-            strength=rel.strength, trust=rel.trust, interaction_count=rel.interaction_count
+        (rel.from_character_id, rel.to_character_id): rel
+        for rel in Relationship.objects.select_for_update().filter(
+            from_character__in=ids, to_character__in=ids
         )
-        for rel in Relationship.objects.filter(from_character__in=ids, to_character__in=ids)
     }
+    return cast, relationships
+
+
+def _plan(
+    scenario: Scenario,
+    *,
+    cast: Sequence[Character],
+    relationships: Mapping[Any, Relationship],
+    turn: int,
+    now: datetime,
+    pending: UserMessage | None,
+) -> director.TurnPlan | None:
+    cast = sorted(cast, key=lambda c: (c.name, str(c.pk)))
+    for character in cast:  # decay and recovery since the last exchange
+        character_bring_up_to_date(character=character, now=now)
     # Utterances in the order spoken, most recent last: each exchange adds opener, answerer.
     latest = (
         Interaction.objects.filter(scenario=scenario)
@@ -530,7 +543,12 @@ def _plan(
             )
             for character in cast
         ],
-        relationships=relationships,
+        relationships={
+            (str(from_id), str(to_id)): RelationshipState(
+                strength=rel.strength, trust=rel.trust, interaction_count=rel.interaction_count
+            )
+            for (from_id, to_id), rel in relationships.items()
+        },
         recent_speakers=recent_speakers,
         mood=scenario.mood,
         objectives=list(scenario.objectives),
@@ -547,17 +565,25 @@ def _plan(
     )
 
 
-def _play_locked(scenario: Scenario, *, turn: int, now: datetime) -> bool:
+def _play_locked(
+    scenario: Scenario, *, turn: int, now: datetime, may_have_messages: bool = True
+) -> bool:
     """Play turn ``turn`` of a locked, active scenario at ``turn - 1``. True when an
     interaction was played (``scenario.turn`` then equals ``turn``, unsaved); False when
     nobody could talk (everyone too tired) or the engine refused: the turn is skipped and
-    its number stays free for the next tick."""
+    its number stays free for the next tick. ``may_have_messages`` False (the clock knows)
+    skips looking for a person's unanswered message."""
     pending = (
         UserMessage.objects.filter(scenario=scenario, answered_at__isnull=True)
         .order_by("created", "pk")
         .first()
+        if may_have_messages
+        else None
     )
-    plan = _plan(scenario, turn=turn, now=now, pending=pending)
+    cast, relationships = _lock_cast(scenario)
+    plan = _plan(
+        scenario, cast=cast, relationships=relationships, turn=turn, now=now, pending=pending
+    )
     if plan is None:
         logger.info(
             "Scenario %s turn %s skipped: nobody has the energy to talk.", scenario.pk, turn
@@ -565,31 +591,31 @@ def _play_locked(scenario: Scenario, *, turn: int, now: datetime) -> bool:
         return False
     answered = pending if (plan.answers_user and pending is not None) else None
     seed = _turn_seed(scenario, turn)
+    by_id = {str(character.pk): character for character in cast}
+    initiator, target = by_id[str(plan.initiator_id)], by_id[str(plan.target_id)]
+    content = None
+    if answered is not None:
+        content = _reply_to_person(
+            scenario=scenario,
+            answerer=initiator,
+            message=answered,
+            interaction_type=plan.interaction_type,
+            seed=seed,
+        )
     try:
-        initiator_id = uuid.UUID(str(plan.initiator_id))
-        target_id = uuid.UUID(str(plan.target_id))
-        content = None
-        if answered is not None:
-            answerer = scenario.participants.get(pk=initiator_id)
-            character_bring_up_to_date(character=answerer, now=now)
-            content = _reply_to_person(
-                scenario=scenario,
-                answerer=answerer,
-                message=answered,
-                interaction_type=plan.interaction_type,
-                seed=seed,
-            )
-        interaction_process(
-            initiator_id=initiator_id,
-            target_id=target_id,
+        interaction_process_locked(
+            initiator=initiator,
+            target=target,
             interaction_type=plan.interaction_type,
             content=content,
+            relationships=relationships,
             scenario=scenario,
             turn=turn,
             user_message=answered,
             seed=seed,
+            now=now,
         )
-    except (InteractionRefused, NotFoundError, Character.DoesNotExist) as refusal:
+    except InteractionRefused as refusal:
         logger.info("Scenario %s turn %s skipped: %s", scenario.pk, turn, refusal)
         return False
     if answered is not None:
@@ -629,14 +655,19 @@ def scenario_play_turn(*, scenario_id: uuid.UUID, turn: int, now: datetime | Non
     return played
 
 
-def _claim_and_advance(*, now: datetime, seen: set[uuid.UUID]) -> tuple[uuid.UUID, int] | None:
+def _claim_and_advance(*, now: datetime) -> tuple[uuid.UUID, int] | None:
     """Claim the most overdue scenario nobody else holds, end it if its time is up or play
-    its next turn, and set its next tick; all in one transaction. None when none is due."""
+    its next turn, and set its next tick (always after ``now``, so a pass claims a scenario
+    once); all in one transaction. None when none is due."""
     with transaction.atomic():
         scenario = (
             Scenario.objects.select_for_update(skip_locked=True)
             .filter(status=Scenario.Status.ACTIVE, next_tick_at__lte=now)
-            .exclude(pk__in=seen)
+            .annotate(
+                has_messages=Exists(
+                    UserMessage.objects.filter(scenario=OuterRef("pk"), answered_at__isnull=True)
+                )
+            )
             .order_by("next_tick_at", "pk")
             .first()
         )
@@ -650,7 +681,12 @@ def _claim_and_advance(*, now: datetime, seen: set[uuid.UUID]) -> tuple[uuid.UUI
             _end_locked(scenario, reason="duration_elapsed", now=clock_now)
             return scenario.pk, 0
         due = scenario.next_tick_at or clock_now
-        played = _play_locked(scenario, turn=scenario.turn + 1, now=clock_now)
+        played = _play_locked(
+            scenario,
+            turn=scenario.turn + 1,
+            now=clock_now,
+            may_have_messages=scenario.has_messages,  # type: ignore[attr-defined]
+        )
         if played:
             lateness_seconds = (clock_now - due).total_seconds()
             transaction.on_commit(lambda: metrics.scenario_turn_played(lateness_seconds))
@@ -692,13 +728,10 @@ def clock_tick(*, now: datetime | None = None, limit: int = CLOCK_BATCH_LIMIT) -
     most overdue first) plays one turn, or ends when its active time is up. Safe to run on
     many workers at once (rows are claimed with SKIP LOCKED). Returns the turns played."""
     now = now or timezone.now()
-    seen: set[uuid.UUID] = set()
     played = 0
     for _ in range(limit):
-        outcome = _claim_and_advance(now=now, seen=seen)
+        outcome = _claim_and_advance(now=now)
         if outcome is None:
             break
-        scenario_id, turns = outcome
-        seen.add(scenario_id)
-        played += turns
+        played += outcome[1]
     return played

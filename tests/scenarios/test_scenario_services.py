@@ -273,8 +273,9 @@ def test_when_everyone_is_too_tired_the_turn_is_skipped(ecosystem, cast):
 
 
 def test_an_engine_refusal_skips_the_turn_without_raising(ecosystem, cast, monkeypatch):
-    archived = CharacterFactory(ecosystem=ecosystem, status=Character.Status.ARCHIVED)
     scenario = start(ecosystem, cast)
+    archived = cast[2]
+    Character.objects.filter(pk=archived.pk).update(status=Character.Status.ARCHIVED)
     monkeypatch.setattr(
         director,
         "plan_turn",
