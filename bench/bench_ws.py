@@ -50,6 +50,7 @@ P99_TARGET_MS = 50.0
 # Group memberships of RedisChannelLayer outlive a killed server (group_expiry is a day):
 # rooms of a run of their own keep earlier runs' dead channels out of the peer's groups.
 RUN = f"r{os.getpid()}"
+SCENARIOS = ("idle", "many", "one", "ladder")
 
 
 # --- The peer: the Channels tutorial's chat consumer (served by Daphne from this module) -----
@@ -589,6 +590,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--ceiling-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="smaller numbers")
     parser.add_argument("--only", action="append", help="contenders whose name contains this")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS,
+        help="run only these scenarios (repeatable; default: all)",
+    )
+    parser.add_argument("--seconds", type=float, help="publishing time per delivery scenario")
     args = parser.parse_args(argv)
     if args.ceiling_server:
         asyncio.run(_ceiling_server(args.ceiling_server, os.environ["REDIS_URL"]))
@@ -597,8 +605,9 @@ def main(argv: list[str]) -> None:
     from bench.common import setup_django
 
     setup_django()
+    scenarios = set(args.scenario or SCENARIOS)
     idle_count = 1000 if args.quick else 5000
-    seconds = 6.0 if args.quick else 20.0
+    seconds = args.seconds or (6.0 if args.quick else 20.0)
     ladder = (5, 20, 50, 100, 200) if args.quick else (5, 10, 20, 50, 100, 200, 400, 800)
     fan_observers = 200
 
@@ -613,20 +622,22 @@ def main(argv: list[str]) -> None:
         contenders = [c for c in contenders if any(part in c.name for part in args.only)]
 
     idle_rows = []
-    for contender in contenders:
+    for contender in contenders if "idle" in scenarios else []:
         print(f"idle: {contender.name} ...", flush=True)
         held, kib = idle(contender, idle_count)
         idle_rows.append([contender.name, f"{held}/{idle_count}", kib])
 
     scenario_rows: dict[str, list[list[object]]] = {"many": [], "one": []}
-    for contender in contenders:
+    deliveries = {
+        key: shape
+        for key, shape in {"many": (100, 10, 10_000 / 60), "one": (1, 1000, 5.0)}.items()
+        if key in scenarios
+    }
+    for contender in contenders if deliveries else []:
         print(f"delivery: {contender.name} ...", flush=True)
         server = contender.start()
         try:
-            for key, (groups, per_group, rate) in {
-                "many": (100, 10, 10_000 / 60),
-                "one": (1, 1000, 5.0),
-            }.items():
+            for key, (groups, per_group, rate) in deliveries.items():
                 result = deliver(contender, server, groups, per_group, rate, seconds)
                 stats = summary(result.latencies)
                 scenario_rows[key].append(
@@ -644,33 +655,46 @@ def main(argv: list[str]) -> None:
         finally:
             server.stop()
 
-    print(f"sustainable fan-out: 1 ecosystem x {fan_observers} observers, ladder {ladder}")
-    sustained = {
-        contender.name: sustainable(contender, fan_observers, ladder) for contender in contenders
-    }
+    sustained = {}
+    if "ladder" in scenarios:
+        print(f"sustainable fan-out: 1 ecosystem x {fan_observers} observers, ladder {ladder}")
+        sustained = {
+            contender.name: sustainable(contender, fan_observers, ladder)
+            for contender in contenders
+        }
 
-    print_table(
-        f"Idle observers held by one server process (target {idle_count:,} held)",
-        ["contender", "held", "KiB/connection"],
-        idle_rows,
-    )
+    if idle_rows:
+        print_table(
+            f"Idle observers held by one server process (target {idle_count:,} held)",
+            ["contender", "held", "KiB/connection"],
+            idle_rows,
+        )
     headers = ["contender", "events", "deliveries", "lost", "p50 ms", "p95 ms", "p99 ms", "deliv/s"]
-    print_table(
-        f"100 ecosystems x 10 observers, 10,000 events/min, {seconds:g} s "
-        "(target: p99 <= 50 ms, 0 lost)",
-        headers,
-        scenario_rows["many"],
-    )
-    print_table(
-        f"1 ecosystem x 1,000 observers, 5 events/s, {seconds:g} s", headers, scenario_rows["one"]
-    )
-    peer_rate = sustained.get("peer (tutorial)") or float("nan")
-    ceiling_rate = sustained.get("ceiling (websockets)") or float("nan")
-    print_table(
-        "Sustainable deliveries/s (zero loss, p99 <= 50 ms; target >= 3x peer, >= ceiling/3)",
-        ["contender", "deliveries/s", "x peer", "x ceiling"],
-        [[name, rate, rate / peer_rate, rate / ceiling_rate] for name, rate in sustained.items()],
-    )
+    if scenario_rows["many"]:
+        print_table(
+            f"100 ecosystems x 10 observers, 10,000 events/min, {seconds:g} s "
+            "(target: p99 <= 50 ms, 0 lost)",
+            headers,
+            scenario_rows["many"],
+        )
+    if scenario_rows["one"]:
+        print_table(
+            f"1 ecosystem x 1,000 observers, 5 events/s, {seconds:g} s "
+            "(target: p99 <= 50 ms, 0 lost)",
+            headers,
+            scenario_rows["one"],
+        )
+    if sustained:
+        peer_rate = sustained.get("peer (tutorial)") or float("nan")
+        ceiling_rate = sustained.get("ceiling (websockets)") or float("nan")
+        print_table(
+            "Sustainable deliveries/s (zero loss, p99 <= 50 ms; target >= 3x peer, >= ceiling/3)",
+            ["contender", "deliveries/s", "x peer", "x ceiling"],
+            [
+                [name, rate, rate / peer_rate, rate / ceiling_rate]
+                for name, rate in sustained.items()
+            ],
+        )
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ from ecosystem_project import metrics
 from . import fanout
 from .auth import ANONYMOUS, AUTH_FAILURE_FOREIGN_ORIGIN, AUTH_FAILURE_INVALID_TOKEN, AuthInfo
 from .events import envelopes_of, events_oldest_retained_seq, events_since
-from .fanout import EncodedEvent, encode_frame
+from .fanout import LiveEvent, encode_frame
+from .fanout_daphne import daphne_protocol, quiet_autobahn_debug_arguments, write_frame
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,10 @@ ENCODED_EVENTS_CACHED = 4096
 SEND_AFTER_CLOSE_ERRORS = (OSError, AutobahnDisconnected)
 
 _SINCE_PATTERN = re.compile(r"[0-9]{1,19}")
+
+# Every Daphne process imports this module (ecosystem_project.asgi -> observatory.routing) when
+# it builds the application: the per-frame cost this removes is Daphne's (fanout_daphne).
+quiet_autobahn_debug_arguments()
 
 # Open (accepted) connections in this process; also exported to Prometheus.
 open_connections = 0
@@ -259,18 +264,18 @@ def transport_write_backlog(send: Any) -> int:
 
 
 # Observers that replay together (a reconnect wave) read the same pages: encode them once.
-_encoded_events: dict[tuple[str, int], str] = {}
+_encoded_events: dict[tuple[str, int], LiveEvent] = {}
 
 
-def _encode_event(envelope: dict[str, Any]) -> EncodedEvent:
+def _encode_event(envelope: dict[str, Any]) -> LiveEvent:
     key = (envelope["ecosystem_id"], envelope["seq"])
-    text = _encoded_events.get(key)
-    if text is None:
-        text = encode_frame(envelope)
+    event = _encoded_events.get(key)
+    if event is None:
+        event = LiveEvent(envelope["seq"], encode_frame(envelope))
         if len(_encoded_events) >= ENCODED_EVENTS_CACHED:
             del _encoded_events[next(iter(_encoded_events))]  # the oldest
-        _encoded_events[key] = text
-    return envelope["seq"], text
+        _encoded_events[key] = event
+    return event
 
 
 # --- The consumer ---------------------------------------------------------------------------
@@ -286,13 +291,14 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.auth: AuthInfo = ANONYMOUS
         self.user_id: Any = None
         self.last_sent = 0  # seq of the last event the client was sent
-        self.pending: deque[EncodedEvent] = deque()  # live events not yet sent
+        self.pending: deque[LiveEvent] = deque()  # live events not yet sent
         self.log_behind = False  # the log may hold events newer than last_sent: read it
         self.live = False  # the first catch-up is done and announced with a heartbeat
         self.pumping = False
         self.writing = False  # the pump waits on the client (send or write backlog)
         self.closing = False
         self.counted = False
+        self.daphne: Any = None  # Daphne's protocol of this connection (fanout_daphne)
         self.pump_task: asyncio.Task[None] | None = None
         self.tick_handle: asyncio.TimerHandle | None = None
         self.tick_task: asyncio.Task[None] | None = None
@@ -309,6 +315,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
         self.base_send = send
+        self.daphne = daphne_protocol(send)
         try:
             while True:
                 await self.dispatch(await receive())
@@ -409,7 +416,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
 
     # --- Live events ----------------------------------------------------------------------
 
-    async def receive_live(self, events: list[EncodedEvent]) -> None:
+    async def receive_live(self, events: list[LiveEvent]) -> None:
         """Committed events broadcast to the ecosystem (``events_broadcast``), from the hub.
 
         The hub serves every observer of the ecosystem in this process in turn, so this must
@@ -423,17 +430,16 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         if self.live and not self.pumping and not self.pending and not self.log_behind:
             while (
                 index < len(events)
-                and events[index][0] == self.last_sent + 1
+                and events[index].seq == self.last_sent + 1
                 and not self.closing
                 and transport_write_backlog(self.base_send) <= WRITE_BACKLOG_HIGH_WATER
             ):
-                seq, text = events[index]
-                await self._send_text(text)
-                self.last_sent = seq
+                await self._send_event(events[index])
+                self.last_sent = events[index].seq
                 index += 1
             if self.closing:
                 return
-        self.pending.extend(event for event in events[index:] if event[0] > self.last_sent)
+        self.pending.extend(event for event in events[index:] if event.seq > self.last_sent)
         if not self.pending:
             return
         if len(self.pending) > settings.WS_MAX_PENDING_EVENTS:
@@ -459,7 +465,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
                 if self.log_behind:
                     await self._catch_up_from_log()
                 elif self.pending:
-                    seq = self.pending[0][0]
+                    seq = self.pending[0].seq
                     if seq <= self.last_sent:
                         self.pending.popleft()  # already sent (replay or log overlap)
                     elif seq == self.last_sent + 1:
@@ -507,15 +513,15 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         await self._send_frame({"type": "reset", "oldest_seq": oldest_seq, "last_seq": last_seq})
         self.last_sent = oldest_seq - 1
 
-    async def _deliver(self, event: EncodedEvent) -> None:
+    async def _deliver(self, event: LiveEvent) -> None:
         self.writing = True
         try:
             while transport_write_backlog(self.base_send) > WRITE_BACKLOG_HIGH_WATER:
                 await asyncio.sleep(WRITE_BACKLOG_POLL_SECONDS)
-            await self._send_text(event[1])
+            await self._send_event(event)
         finally:
             self.writing = False
-        self.last_sent = event[0]
+        self.last_sent = event.seq
 
     # --- Revalidation and heartbeat ---------------------------------------------------------
 
@@ -588,6 +594,12 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
 
     async def _send_frame(self, frame: dict[str, Any]) -> None:
         await self._send_text(encode_frame(frame))
+
+    async def _send_event(self, event: LiveEvent) -> None:
+        if self.daphne is not None and not self.closing and write_frame(self.daphne, event.frame):
+            self.last_frame_at = asyncio.get_running_loop().time()
+            return
+        await self._send_text(event.text)
 
     async def _send_text(self, text: str) -> None:
         try:

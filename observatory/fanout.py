@@ -26,6 +26,7 @@ from channels.layers import BaseChannelLayer
 from redis.exceptions import RedisError
 
 from .events import ecosystem_group_name
+from .fanout_daphne import text_frame
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +36,27 @@ GROUP_RENEW_SECONDS = 3600.0
 # After an unexpected failure to receive, wait this long before trying again.
 RECEIVE_RETRY_SECONDS = 1.0
 
-# One live event, ready to send: (seq, the envelope's JSON text).
-EncodedEvent = tuple[int, str]
+
+class LiveEvent:
+    """One event ready to send: its ``seq``, its JSON text and, made on first use and shared
+    by every connection, its WebSocket frame."""
+
+    __slots__ = ("_frame", "seq", "text")
+
+    def __init__(self, seq: int, text: str) -> None:
+        self.seq = seq
+        self.text = text
+        self._frame: bytes | None = None
+
+    @property
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = text_frame(self.text)
+        return self._frame
 
 
 class Subscriber(Protocol):
-    async def receive_live(self, events: list[EncodedEvent]) -> None:
+    async def receive_live(self, events: list[LiveEvent]) -> None:
         """Take live events of the ecosystem, in the order they were broadcast.
 
         Called by the hub's single receive task for every subscriber in turn: it must not
@@ -90,7 +106,9 @@ class EcosystemHub:
             if message.get("type") != "event.publish":
                 logger.warning("Ignoring a %r message on %s", message.get("type"), self.group)
                 continue
-            events = [(envelope["seq"], encode_frame(envelope)) for envelope in message["events"]]
+            events = [
+                LiveEvent(envelope["seq"], encode_frame(envelope)) for envelope in message["events"]
+            ]
             for subscriber in list(self.subscribers):
                 if subscriber in self.subscribers:  # not gone while an earlier one was served
                     await self._hand_over(subscriber, events)
@@ -98,7 +116,7 @@ class EcosystemHub:
             # subscribers' own tasks (a pump woken by this message) run first.
             await asyncio.sleep(0)
 
-    async def _hand_over(self, subscriber: Subscriber, events: list[EncodedEvent]) -> None:
+    async def _hand_over(self, subscriber: Subscriber, events: list[LiveEvent]) -> None:
         try:
             await subscriber.receive_live(events)
         except Exception:

@@ -3,6 +3,7 @@ process, shared by all its observers here, dropped when the last one leaves; on 
 pub/sub layer and on the in-memory layer of the embedded mode."""
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -11,9 +12,12 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings as django_settings
+from django.db import connection, transaction
+from websockets.asyncio.client import connect
 
 from observatory import fanout
-from observatory.events import ecosystem_group_name
+from observatory.client import stream_url
+from observatory.events import ecosystem_group_name, events_append
 from tests.conftest import token_for
 from tests.factories import EcosystemFactory
 from tests.observatory.test_ws_stream import Observer, seqs_of, write_events
@@ -134,3 +138,51 @@ def test_the_embedded_in_memory_layer_streams_replay_then_live(ecosystem, user, 
     assert seqs_of(replayed) == [2, 3]
     assert seqs_of(replaying_live) == seqs_of(live_only_live) == [4, 5, 6, 7]
     assert subscriptions_after == 0
+
+
+def test_under_daphne_every_observer_gets_every_event_intact_and_in_order(user, ecosystem, daphne):
+    """Through the real server, where live frames are written straight to the sockets: small
+    events, and events large enough to fill socket buffers so Twisted holds the rest."""
+    server = daphne()
+    token = token_for(user)
+    sizes = [10, 200_000, 50, 70_000, 5, 300_000, 20] * 6  # 42 events, ~3.5 MB each observer
+    observers = 12
+
+    async def observe(ready: asyncio.Event, counter: list[int], frames: list[dict]) -> None:
+        url = stream_url(server.url, ecosystem.pk, None)
+        async with connect(
+            url, subprotocols=["ecosystem.v1", f"bearer.{token}"], max_size=2**22
+        ) as websocket:
+            assert json.loads(await websocket.recv())["type"] == "heartbeat"
+            counter[0] += 1
+            if counter[0] == observers:
+                ready.set()
+            while len(frames) < len(sizes):
+                frame = json.loads(await websocket.recv())
+                if frame.get("type") != "heartbeat":
+                    frames.append(frame)
+
+    def write_sized() -> None:
+        try:
+            for size in sizes:
+                with transaction.atomic():
+                    events_append(
+                        ecosystem_id=ecosystem.pk,
+                        events=[("user_message", {"text": "x" * size, "size": size})],
+                    )
+        finally:
+            connection.close()
+
+    async def scenario() -> list[list[dict]]:
+        ready, counter = asyncio.Event(), [0]
+        received: list[list[dict]] = [[] for _ in range(observers)]
+        readers = asyncio.gather(*(observe(ready, counter, frames) for frames in received))
+        await asyncio.wait_for(ready.wait(), 20)
+        await asyncio.to_thread(write_sized)
+        await asyncio.wait_for(readers, 60)
+        return received
+
+    for frames in async_to_sync(scenario)():
+        assert seqs_of(frames) == list(range(1, len(sizes) + 1))
+        assert [len(frame["data"]["text"]) for frame in frames] == sizes
+        assert [frame["data"]["size"] for frame in frames] == sizes

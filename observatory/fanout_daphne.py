@@ -1,0 +1,90 @@
+"""Daphne-specific shortcuts on the fan-out's hot path (one live event to N sockets).
+
+Under Daphne an ASGI ``websocket.send`` costs, per frame and per connection: autobahn
+framing the message again, autobahn evaluating the arguments of a debug line (which runs
+``click.style`` whenever click is installed, as Celery installs it), and Twisted buffering
+the bytes and registering the socket for writing (an ``epoll_ctl``), then writing it on the
+next reactor turn and unregistering it (another ``epoll_ctl``). On a machine where system
+calls are dear those two ``epoll_ctl`` calls were the largest single cost of a fan-out
+(docs/events.md, "Benchmark").
+
+``write_frame`` does what an asyncio transport does instead: when nothing is buffered for the
+connection it writes the frame, framed once per event (``LiveEvent.frame``), straight to the
+socket with Twisted's own ``writeSomeData``, and only hands Twisted what the socket did not
+take. Anything unusual (TLS, compression negotiated, a closing connection, data already
+buffered, not Daphne at all) answers False and the caller uses the ordinary ASGI send, so
+frame order and Daphne's close handling are untouched.
+"""
+
+import functools
+from typing import Any
+
+import autobahn.util
+from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol, WebSocketServerProtocol
+
+
+def quiet_autobahn_debug_arguments() -> None:
+    """Stop autobahn from colouring the arguments of debug lines nobody logs.
+
+    autobahn writes ``self.log.debug("{func} sent {data_len} bytes ...",
+    func=hltype(self.sendData), peer=hlval(self.peer), ...)`` on every frame it sends. txaio
+    already makes ``debug`` a no-op below its (default ``info``) level, but Python evaluates the
+    arguments first: ``hltype``/``hlval`` call ``click.style`` whenever click is importable
+    (about 3 us a frame here, a third of that without click). Their only effect is ANSI colour
+    in debug output, which Daphne never enables, so we switch the colouring off. (Raising
+    txaio's log level would not help: the arguments are built before the level is looked at.)
+    """
+    autobahn.util._HAS_CLICK = False  # type: ignore[attr-defined]
+
+
+def text_frame(text: str) -> bytes:
+    """The bytes of an unmasked, uncompressed WebSocket text frame (a server's frame)."""
+    prepared = PreparedMessage(text.encode("utf-8"), False, False, True)
+    frame: bytes = prepared.payloadHybi
+    return frame
+
+
+def daphne_protocol(send: Any) -> WebSocketServerProtocol | None:
+    """The autobahn protocol behind Daphne's ASGI ``send`` callable, else None.
+
+    Daphne hands each application ``functools.partial(server.handle_reply, protocol)``.
+    """
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    if getattr(send.func, "__name__", None) != "handle_reply":
+        return None
+    protocol = send.args[0]
+    return protocol if isinstance(protocol, WebSocketServerProtocol) else None
+
+
+def write_frame(protocol: WebSocketServerProtocol, frame: bytes) -> bool:
+    """Write a prepared frame to the connection; False if the ASGI send must do it instead."""
+    if (
+        protocol.state != WebSocketProtocol.STATE_OPEN
+        or protocol._perMessageCompress is not None
+        or protocol.send_queue
+    ):
+        return False
+    transport: Any = getattr(protocol, "transport", None)
+    if (
+        transport is None
+        or getattr(transport, "TLS", True)
+        or not getattr(transport, "connected", False)
+        or getattr(transport, "disconnecting", True)
+        or getattr(transport, "_writeDisconnected", True)
+        or not hasattr(transport, "writeSomeData")
+    ):
+        return False
+    if transport._tempDataBuffer or transport.offset != len(transport.dataBuffer):
+        # Bytes queued before this frame go first: let Twisted append it behind them.
+        transport.write(frame)
+        return True
+    # Nothing buffered, so no producer (Daphne's HTTP channel) is paused on our account;
+    # ``transport.write`` below pauses it as usual if the socket leaves a lot unwritten.
+    written = transport.writeSomeData(frame)
+    if not isinstance(written, int) or written < 0:
+        # The connection is gone; Twisted notices on its next write and closes it as usual.
+        written = 0
+    if written < len(frame):
+        transport.write(frame[written:])
+    return True
