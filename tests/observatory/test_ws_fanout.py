@@ -186,3 +186,33 @@ def test_under_daphne_every_observer_gets_every_event_intact_and_in_order(user, 
         assert seqs_of(frames) == list(range(1, len(sizes) + 1))
         assert [len(frame["data"]["text"]) for frame in frames] == sizes
         assert [frame["data"]["size"] for frame in frames] == sizes
+
+
+def test_every_observer_of_an_ecosystem_given_away_is_closed_4403(user, other_user, ecosystem):
+    """Their access checks share reads of the ecosystem; each is still closed in time."""
+    token = token_for(user)
+
+    def give_away():
+        ecosystem.owner = other_user
+        ecosystem.save(update_fields=["owner"])
+
+    async def scenario():
+        observers = [Observer(ecosystem.pk, token) for _ in range(10)]
+        await asyncio.gather(*(observer.__aenter__() for observer in observers))
+        try:
+            await asyncio.gather(*(observer.until_live() for observer in observers))
+            await database_sync_to_async(give_away)()
+            started = time.monotonic()
+            codes = await asyncio.gather(
+                *(
+                    observer.close_code(timeout=django_settings.WS_REVALIDATE_SECONDS + 3)
+                    for observer in observers
+                )
+            )
+            return codes, time.monotonic() - started
+        finally:
+            await asyncio.gather(*(observer.__aexit__(None, None, None) for observer in observers))
+
+    codes, waited = run(scenario)
+    assert codes == [4403] * 10
+    assert waited <= django_settings.WS_REVALIDATE_SECONDS + 1
