@@ -450,29 +450,35 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
 
     # --- Live events ----------------------------------------------------------------------
 
-    async def receive_live(self, events: list[LiveEvent]) -> None:
+    def receive_live(self, events: list[LiveEvent]) -> None:
         """Committed events broadcast to the ecosystem (``events_broadcast``), from the hub.
 
-        The hub serves every observer of the ecosystem in this process in turn, so this must
-        not wait: the next event goes out at once when nothing is queued before it and the
-        client keeps up (a send under Daphne only hands bytes to Twisted); anything else is
-        queued for the pump.
+        The hub serves every observer of the ecosystem in this process in turn, so this never
+        waits. Under Daphne, the events that are next in line go out at once when nothing is
+        queued before them and the client keeps up (``write_frame``); anything else is queued
+        for the pump, a task of this connection.
         """
         if self.closing:
             return
         index = 0
-        if self.live and not self.pumping and not self.pending and not self.log_behind:
+        if (
+            self.daphne is not None
+            and self.live
+            and not self.pumping
+            and not self.pending
+            and not self.log_behind
+        ):
             while (
                 index < len(events)
                 and events[index].seq == self.last_sent + 1
-                and not self.closing
-                and transport_write_backlog(self.base_send) <= WRITE_BACKLOG_HIGH_WATER
+                and write_frame(self.daphne, events[index].frame, WRITE_BACKLOG_HIGH_WATER)
             ):
-                await self._send_event(events[index])
                 self.last_sent = events[index].seq
                 index += 1
-            if self.closing:
-                return
+            if index:
+                self.last_frame_at = asyncio.get_running_loop().time()
+                if index == len(events):
+                    return
         self.pending.extend(event for event in events[index:] if event.seq > self.last_sent)
         if not self.pending:
             return

@@ -56,12 +56,11 @@ class LiveEvent:
 
 
 class Subscriber(Protocol):
-    async def receive_live(self, events: list[LiveEvent]) -> None:
+    def receive_live(self, events: list[LiveEvent]) -> None:
         """Take live events of the ecosystem, in the order they were broadcast.
 
-        Called by the hub's single receive task for every subscriber in turn: it must not
-        wait on anything but a send that completes without blocking (Daphne's never blocks),
-        and queue everything else for a task of its own.
+        Called by the hub's single receive task for every subscriber in turn, so it cannot
+        wait: it sends what it can without blocking and queues the rest for a task of its own.
         """
 
 
@@ -110,15 +109,14 @@ class EcosystemHub:
                 LiveEvent(envelope["seq"], encode_frame(envelope)) for envelope in message["events"]
             ]
             for subscriber in list(self.subscribers):
-                if subscriber in self.subscribers:  # not gone while an earlier one was served
-                    await self._hand_over(subscriber, events)
+                self._hand_over(subscriber, events)
             # Messages already queued would be taken without ever yielding: let the
             # subscribers' own tasks (a pump woken by this message) run first.
             await asyncio.sleep(0)
 
-    async def _hand_over(self, subscriber: Subscriber, events: list[LiveEvent]) -> None:
+    def _hand_over(self, subscriber: Subscriber, events: list[LiveEvent]) -> None:
         try:
-            await subscriber.receive_live(events)
+            subscriber.receive_live(events)
         except Exception:
             # One broken subscriber must not starve the others; it is logged, not hidden.
             logger.exception("Subscriber of %s failed to take live events", self.group)

@@ -57,8 +57,11 @@ def daphne_protocol(send: Any) -> WebSocketServerProtocol | None:
     return protocol if isinstance(protocol, WebSocketServerProtocol) else None
 
 
-def write_frame(protocol: WebSocketServerProtocol, frame: bytes) -> bool:
-    """Write a prepared frame to the connection; False if the ASGI send must do it instead."""
+def write_frame(
+    protocol: WebSocketServerProtocol, frame: bytes, backlog_limit: int | None = None
+) -> bool:
+    """Write a prepared frame to the connection; False if the ASGI send must do it instead,
+    or if more than ``backlog_limit`` bytes wait unsent in the server already."""
     if (
         protocol.state != WebSocketProtocol.STATE_OPEN
         or protocol._perMessageCompress is not None
@@ -75,7 +78,10 @@ def write_frame(protocol: WebSocketServerProtocol, frame: bytes) -> bool:
         or not hasattr(transport, "writeSomeData")
     ):
         return False
-    if transport._tempDataBuffer or transport.offset != len(transport.dataBuffer):
+    backlog = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    if backlog:
+        if backlog_limit is not None and backlog > backlog_limit:
+            return False
         # Bytes queued before this frame go first: let Twisted append it behind them.
         transport.write(frame)
         return True
