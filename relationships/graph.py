@@ -252,7 +252,8 @@ def graph_sync_enqueue(
     the cache says one is queued, and the task clears it before it reads what is pending, so
     a change committed before the clearing is sent by that task and one committed after it
     queues the next. A busy ecosystem costs one cache write per change instead of one task,
-    and the task sends everything pending in one batch."""
+    and the task sends everything pending in one batch. The task starts
+    ``GRAPH_SYNC_DELAY_SECONDS`` after it was queued, which gathers more changes into it."""
     if not graph_is_configured() or not relationship_ids:
         return
     from .tasks import graph_sync_relationships
@@ -265,7 +266,9 @@ def graph_sync_enqueue(
     except (RedisError, OSError) as error:
         logger.warning("graph sync flag unavailable (%s); enqueueing anyway", error)
     try:
-        graph_sync_relationships.delay(list(relationship_ids))
+        graph_sync_relationships.apply_async(
+            (list(relationship_ids),), countdown=settings.GRAPH_SYNC_DELAY_SECONDS or None
+        )
     except (KombuOperationalError, OSError) as error:
         # The change is committed and stays pending: the reconcile sends it. An unreachable
         # broker must not turn a successful interaction into an error.

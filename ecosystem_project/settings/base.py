@@ -203,6 +203,9 @@ GRAPH_SYNC_ENABLED = bool(NEO4J_BOLT_URL)
 GRAPH_ORPHAN_GRACE_SECONDS = env.float("GRAPH_ORPHAN_GRACE_SECONDS", default=600.0)
 NEO4J_CONNECTION_TIMEOUT = env.float("NEO4J_CONNECTION_TIMEOUT", default=3.0)
 GRAPH_SYNC_BATCH_SIZE = env.int("GRAPH_SYNC_BATCH_SIZE", default=500)
+# A queued sync task waits this long before it reads what is pending, so a busy ecosystem's
+# changes reach Neo4j in a few larger batches a second instead of back-to-back small ones.
+GRAPH_SYNC_DELAY_SECONDS = env.float("GRAPH_SYNC_DELAY_SECONDS", default=0.25)
 
 # --- Domain ----------------------------------------------------------------------------
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
