@@ -29,6 +29,10 @@ class Scenario(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.OBSERVER)
     turn = models.PositiveIntegerField(default=0)
+    # Ids of the latest speakers, oldest first (opener, answerer per exchange): what the
+    # director needs to keep anyone from hogging the floor, kept here so a turn need not
+    # read the transcript.
+    recent_speakers = models.JSONField(default=list, blank=True)
     next_tick_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
     # Time spent active so far, excluding pauses; the scenario ends when it reaches duration.

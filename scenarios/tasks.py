@@ -15,7 +15,7 @@ from .services.scenarios import clock_run, scenario_play_turn
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WINDOW_SECONDS = 2.0
+DEFAULT_WINDOW_SECONDS = 3.0
 
 
 @shared_task(
@@ -28,9 +28,9 @@ DEFAULT_WINDOW_SECONDS = 2.0
     expires=10,
 )
 def scenarios_clock_tick() -> int:
-    """Keep the clock for a window of ``SCENARIO_CLOCK_WINDOW_SECONDS`` (default 2 s, two
-    beat periods): consecutive ticks overlap, so a worker pool of two or more always has
-    two claimers playing scenarios at their due time."""
+    """Keep the clock for a window of ``SCENARIO_CLOCK_WINDOW_SECONDS`` (default 3 s, three
+    beat periods): consecutive ticks overlap, so a worker pool of four has three claimers
+    playing scenarios at their due time and one process free for the graph sync."""
     window = float(getattr(settings, "SCENARIO_CLOCK_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS))
     played = clock_run(seconds=window)
     if played:

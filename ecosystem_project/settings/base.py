@@ -190,7 +190,7 @@ CORS_PREFLIGHT_MAX_AGE = env.int("CORS_PREFLIGHT_MAX_AGE", default=86400)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # The clock task keeps the clock this long per beat tick (see docs/scenarios.md).
-SCENARIO_CLOCK_WINDOW_SECONDS = env.float("SCENARIO_CLOCK_WINDOW_SECONDS", default=2.0)
+SCENARIO_CLOCK_WINDOW_SECONDS = env.float("SCENARIO_CLOCK_WINDOW_SECONDS", default=3.0)
 
 # --- Neo4j -----------------------------------------------------------------------------
 NEO4J_BOLT_URL = env.str("NEO4J_BOLT_URL", default="")

@@ -525,13 +525,6 @@ def _plan(
     cast = sorted(cast, key=lambda c: (c.name, str(c.pk)))
     for character in cast:  # decay and recovery since the last exchange
         character_bring_up_to_date(character=character, now=now)
-    # Utterances in the order spoken, most recent last: each exchange adds opener, answerer.
-    latest = (
-        Interaction.objects.filter(scenario=scenario)
-        .order_by("-turn")
-        .values_list("initiator_id", "target_id")[:RECENT_EXCHANGES]
-    )
-    recent_speakers = [str(speaker) for exchange in reversed(list(latest)) for speaker in exchange]
     return director.plan_turn(
         participants=[
             director.Participant(
@@ -549,7 +542,7 @@ def _plan(
             )
             for (from_id, to_id), rel in relationships.items()
         },
-        recent_speakers=recent_speakers,
+        recent_speakers=list(scenario.recent_speakers),
         mood=scenario.mood,
         objectives=list(scenario.objectives),
         seed=scenario.seed,
@@ -622,6 +615,11 @@ def _play_locked(
         answered.answered_at = now
         answered.save(update_fields=["answered_at"])
     scenario.turn = turn
+    scenario.recent_speakers = [
+        *scenario.recent_speakers,
+        str(initiator.pk),
+        str(target.pk),
+    ][-2 * RECENT_EXCHANGES :]
     return True
 
 
@@ -651,7 +649,7 @@ def scenario_play_turn(*, scenario_id: uuid.UUID, turn: int, now: datetime | Non
     now = now or timezone.now()
     played = _play_locked(scenario, turn=turn, now=now)
     scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
-    scenario.save(update_fields=["turn", "next_tick_at"])
+    scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at"])
     return played
 
 
@@ -691,7 +689,7 @@ def _claim_and_advance(*, now: datetime) -> tuple[uuid.UUID, int] | None:
             lateness_seconds = (clock_now - due).total_seconds()
             transaction.on_commit(lambda: metrics.scenario_turn_played(lateness_seconds))
         scenario.next_tick_at = _next_tick(scenario, now=clock_now)
-        scenario.save(update_fields=["turn", "next_tick_at"])
+        scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at"])
         return scenario.pk, int(played)
 
 
