@@ -16,9 +16,10 @@ in ``seq`` order, no gap" holds:
 
 Live events come from the process's hub of the ecosystem (``observatory.fanout``: one group
 subscription per ecosystem per process, each event decoded and JSON-encoded once), not from a
-channel of the consumer's own: a consumer has no channel-layer channel at all. A live event
-that is next in line, while nothing is queued and the client keeps up, is sent straight from
-the hub's hand-over, without waking a task of the consumer.
+channel of the consumer's own: a consumer has no channel-layer channel at all. Under Daphne,
+a live event that is next in line, while nothing is queued and the client keeps up, is written
+to the socket straight from the hub's hand-over (``observatory.fanout_daphne``), without waking
+a task of the consumer; anything else goes through the consumer's pump and the ASGI send.
 
 Memory per connection stays small and bounded: no task while idle (one timer handle), a
 pending queue of at most ``WS_MAX_PENDING_EVENTS``, and, under Daphne, no more than about
@@ -42,6 +43,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected as AutobahnDisconnected
+from autobahn.websocket.protocol import WebSocketServerProtocol
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -332,7 +334,7 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         self.writing = False  # the pump waits on the client (send or write backlog)
         self.closing = False
         self.counted = False
-        self.daphne: Any = None  # Daphne's protocol of this connection (fanout_daphne)
+        self.daphne: WebSocketServerProtocol | None = None  # under Daphne (fanout_daphne)
         self.pump_task: asyncio.Task[None] | None = None
         self.tick_handle: asyncio.TimerHandle | None = None
         self.tick_task: asyncio.Task[None] | None = None
@@ -365,8 +367,8 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' default dispatch first hops to a worker thread to close stale database
-        # connections, for every message: once per live event per observer. Our handlers reach
-        # the database only through database_sync_to_async, which does that itself.
+        # connections, for every message (every client frame). Our handlers reach the database
+        # only through database_sync_to_async, which does that itself.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
