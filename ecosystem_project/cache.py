@@ -37,3 +37,13 @@ class SharedPoolRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = SharedPoolRedisCacheClient
+
+    def count_in_window(self, key: str, *, timeout: int) -> int:
+        """Add one to the counter ``key`` (created at 0, expiring after ``timeout``
+        seconds, when missing) and return it, in one round trip: the stock ``add`` then
+        ``incr`` take three (``incr`` checks that the key exists first)."""
+        key = self.make_and_validate_key(key)
+        pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipeline.set(key, 0, ex=timeout, nx=True)
+        pipeline.incr(key)
+        return int(pipeline.execute()[1])

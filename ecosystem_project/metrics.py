@@ -19,8 +19,7 @@ anyone else (403 to a logged-in non-staff user or a wrong token).
 import hmac
 import logging
 import os
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import redis
 from django.conf import settings
@@ -32,6 +31,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+
+from .middleware import TimedResponseMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -117,20 +118,14 @@ def scenario_turn_played(lateness_seconds: float) -> None:
     SCENARIO_TICK_LATENESS.observe(max(0.0, lateness_seconds))
 
 
-class RequestMetricsMiddleware:
+class RequestMetricsMiddleware(TimedResponseMiddleware):
     """Counts responses by method and status class and times them (low cardinality: no
     paths, so an alert on the 5xx rate needs no relabelling)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
-        response = self.get_response(request)
+    def finish(self, request: HttpRequest, response: HttpResponse, seconds: float) -> None:
         method = request.method if request.method in KNOWN_METHODS else "OTHER"
         HTTP_RESPONSES.labels(method=method, status=f"{response.status_code // 100}xx").inc()
-        HTTP_DURATION.observe(time.perf_counter() - started)
-        return response
+        HTTP_DURATION.observe(seconds)
 
 
 # --- Scrape-time readings ----------------------------------------------------------------

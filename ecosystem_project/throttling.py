@@ -1,9 +1,10 @@
 """Request limits: scoped rate throttles for the API and login-attempt limiting.
 
-Both count in Django's cache with ``cache.add`` then ``cache.incr``: with the Redis cache
-(every full-stack process) that is one atomic ``INCR`` per request, so the counts hold under
-concurrency and across processes; in the embedded mode the local-memory cache does the same
-inside its one process. Counting is in fixed windows (``<rate>`` requests per period,
+Both count in Django's cache: with the Redis cache (every full-stack process) one
+round trip of ``SET NX EX`` and ``INCR`` per request (``SharedPoolRedisCache.count_in_window``),
+so the counts hold under concurrency and across processes; in the embedded mode
+``cache.add`` then ``cache.incr`` on the local-memory cache do the same inside its one
+process. Counting is in fixed windows (``<rate>`` requests per period,
 starting on period boundaries); ``Retry-After`` says when the window ends.
 
 * ``ScopedUserRateThrottle`` (REST_FRAMEWORK's default throttle): a view opts in with
@@ -76,6 +77,9 @@ def _digest(*parts: str) -> str:
 
 def _count_hit(key: str, *, timeout: int) -> int:
     """Count one hit on ``key`` atomically and return the new count."""
+    count_in_window = getattr(cache, "count_in_window", None)  # the Redis cache: one trip
+    if count_in_window is not None:
+        return int(count_in_window(key, timeout=timeout))
     for _ in range(3):
         cache.add(key, 0, timeout=timeout)
         try:

@@ -6,10 +6,11 @@ the ecosystem's channel group after commit. The log, not the channel layer, is t
 truth: an observer that misses a broadcast fills the gap from the database.
 """
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -56,16 +57,25 @@ def _allocate_seqs(*, ecosystem_id: uuid.UUID, count: int) -> int:
     return int(row[0])
 
 
-def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> list[Event]:
-    """Write events in the current transaction; broadcast them once it commits."""
-    if not events:
-        return []
-    if not connection.in_atomic_block:
-        raise RuntimeError("events_append must run inside transaction.atomic()")
-    last_seq = _allocate_seqs(ecosystem_id=ecosystem_id, count=len(events))
-    first_seq = last_seq - len(events) + 1
-    now = timezone.now()
-    rows = [
+# PostgreSQL: the counter's UPDATE and the rows' INSERT in one statement (one round trip,
+# no ORM bulk_create on the hot path); the UPDATE still holds the ecosystem row's lock
+# until commit. Rows are numbered in the order given.
+_APPEND_SQL = f"""
+WITH counter AS (
+    UPDATE {Ecosystem._meta.db_table} SET last_seq = last_seq + %s WHERE id = %s
+    RETURNING last_seq
+)
+INSERT INTO {Event._meta.db_table} (ecosystem_id, seq, type, payload, created)
+SELECT %s, counter.last_seq - %s + item.position, item.type, item.payload, %s
+FROM counter, unnest(%s::varchar[], %s::jsonb[]) WITH ORDINALITY AS item (type, payload, position)
+RETURNING id, seq
+"""  # noqa: S608 (table names from the models)
+
+
+def _numbered(
+    *, ecosystem_id: uuid.UUID, events: Sequence[EventSpec], first_seq: int, now: datetime
+) -> list[Event]:
+    return [
         Event(
             ecosystem_id=ecosystem_id,
             seq=first_seq + offset,
@@ -75,7 +85,51 @@ def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> li
         )
         for offset, (event_type, payload) in enumerate(events)
     ]
-    Event.objects.bulk_create(rows)
+
+
+def _insert_numbered(
+    *, ecosystem_id: uuid.UUID, events: Sequence[EventSpec], now: datetime
+) -> list[Event]:
+    """Give ``events`` the ecosystem's next seqs and insert them."""
+    if connection.vendor != "postgresql":
+        last_seq = _allocate_seqs(ecosystem_id=ecosystem_id, count=len(events))
+        return Event.objects.bulk_create(
+            _numbered(
+                ecosystem_id=ecosystem_id,
+                events=events,
+                first_seq=last_seq - len(events) + 1,
+                now=now,
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _APPEND_SQL,
+            [
+                len(events),
+                ecosystem_id,
+                ecosystem_id,
+                len(events),
+                now,
+                [event_type for event_type, _ in events],
+                [json.dumps(payload) for _, payload in events],
+            ],
+        )
+        ids_by_seq = {seq: pk for pk, seq in cursor.fetchall()}
+    if not ids_by_seq:
+        raise Ecosystem.DoesNotExist(f"Ecosystem {ecosystem_id} does not exist.")
+    rows = _numbered(ecosystem_id=ecosystem_id, events=events, first_seq=min(ids_by_seq), now=now)
+    for row in rows:
+        row.pk = ids_by_seq[row.seq]
+    return rows
+
+
+def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> list[Event]:
+    """Write events in the current transaction; broadcast them once it commits."""
+    if not events:
+        return []
+    if not connection.in_atomic_block:
+        raise RuntimeError("events_append must run inside transaction.atomic()")
+    rows = _insert_numbered(ecosystem_id=ecosystem_id, events=events, now=timezone.now())
     envelopes = [row.envelope() for row in rows]
     transaction.on_commit(lambda: metrics.events_written(len(rows)))
     transaction.on_commit(lambda: events_broadcast(ecosystem_id=ecosystem_id, envelopes=envelopes))

@@ -317,13 +317,16 @@ def strength_weighted_pagerank(
             links.append((edge.from_id, edge.to_id, edge.strength))
             out_weight[edge.from_id] += edge.strength
             weighted_in[edge.to_id] += edge.strength
+    # Each link's share of its source's score, divided once: multiplying by a tiny strength
+    # before dividing by the (as tiny) total would underflow and lose the score.
+    shares = [(source, target, weight / out_weight[source]) for source, target, weight in links]
     score = dict.fromkeys(nodes, 1.0 / count)
     for _iteration in range(PAGERANK_MAX_ITERATIONS):
         dangling = sum(score[node] for node in nodes if out_weight[node] == 0)
         base = (1.0 - damping) / count + damping * dangling / count
         following = dict.fromkeys(nodes, base)
-        for source, target, weight in links:
-            following[target] += damping * score[source] * weight / out_weight[source]
+        for source, target, share in shares:
+            following[target] += damping * score[source] * share
         change = sum(abs(following[node] - score[node]) for node in nodes)
         score = following
         if change < PAGERANK_TOLERANCE:
