@@ -3,12 +3,16 @@
 Targets (issue #3): server time p50 <= 10 ms and p99 <= 30 ms with one client; at least
 200 interactions/s sustained with two Daphne processes.
 Server time is the app's own ``Server-Timing`` header; round trip adds the client and loopback.
+A last table runs the engine without HTTP (``interaction_process`` in two processes, as the
+scenario clock's workers call it), to tell the engine's cost from the web stack's.
 """
 
 import asyncio
 import itertools
+import multiprocessing
 import random
 import time
+import uuid
 
 import httpx
 
@@ -19,6 +23,8 @@ CAST_SIZE = 200
 SEQUENTIAL_REQUESTS = 400
 WARMUP_REQUESTS = 40
 THROUGHPUT_SECONDS = 15.0
+# Shorter: without HTTP the cast talks itself tired (409 too_tired) within ~10 s.
+ENGINE_SECONDS = 5.0
 CONCURRENCY = 16
 PASSWORD = "bench-password-1"
 TYPES = ("greeting", "chat", "chat", "chat", "collaboration", "conflict")
@@ -137,6 +143,37 @@ async def throughput(base_urls: list[str], ids: list[str]) -> tuple[int, int, fl
     return ok, refused, elapsed, server
 
 
+def engine_worker(ids: list[str], seed: int, seconds: float) -> tuple[int, int]:
+    """One process calling the engine directly for ``seconds``: (played, refused)."""
+    setup_django()
+    from scenarios.services.interactions import InteractionRefused, interaction_process
+
+    rng = random.Random(seed)
+    played = refused = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        request = payload(rng, ids)
+        try:
+            interaction_process(
+                initiator_id=uuid.UUID(request["initiator_id"]),
+                target_id=uuid.UUID(request["target_id"]),
+                interaction_type=request["interaction_type"],
+                content=request["content"],
+            )
+            played += 1
+        except InteractionRefused:
+            refused += 1
+    return played, refused
+
+
+def engine_throughput(ids: list[str], processes: int = 2) -> tuple[int, int]:
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.starmap(
+            engine_worker, [(ids, seed, ENGINE_SECONDS) for seed in range(processes)]
+        )
+    return sum(played for played, _ in results), sum(refused for _, refused in results)
+
+
 def main() -> None:
     setup_django()
     ecosystem_id, ids = prepare_cast()
@@ -145,6 +182,8 @@ def main() -> None:
     refill_energy(ecosystem_id)
     with daphne_servers(2) as urls:
         ok, refused, elapsed, server_concurrent = asyncio.run(throughput(urls, ids))
+    refill_energy(ecosystem_id)
+    engine_played, engine_refused = engine_throughput(ids)
 
     seq_server, seq_round = summary(server), summary(round_trip)
     conc = summary(server_concurrent)
@@ -182,6 +221,18 @@ def main() -> None:
         "Sustained rate, two Daphne processes",
         ["seconds", "interactions", "refused (409)", "interactions/s", "target"],
         [[round(elapsed, 1), ok, refused, ok / elapsed, ">= 200/s"]],
+    )
+    print_table(
+        "The engine without HTTP: interaction_process in two worker processes",
+        ["seconds", "interactions", "refused (409)", "interactions/s"],
+        [
+            [
+                ENGINE_SECONDS,
+                engine_played,
+                engine_refused,
+                engine_played / ENGINE_SECONDS,
+            ]
+        ],
     )
     if refused_seq:
         print(f"(sequential phase: {refused_seq} refused)")

@@ -149,7 +149,13 @@ if REDIS_URL:
             "BACKEND": env.str(
                 "CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"
             ),
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # capacity: messages a channel holds before the layer drops more (the core
+            # layer; the pub/sub layer queues in memory). The fan-out's one channel per
+            # ecosystem and process carries every event of a busy ecosystem.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+            },
         }
     }
 else:
@@ -291,5 +297,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"neo4j": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    "loggers": {
+        name: {"level": "WARNING"}
+        # Chatty at INFO: a line per Bolt session, HTTP request (the LLM backend, the
+        # benchmarks' clients) or Daphne connection.
+        for name in ("neo4j", "daphne", "httpx", "httpcore")
+    },
 }
