@@ -303,38 +303,26 @@ def interaction_process_locked(
     regard_of_target, regard_of_initiator = _pair_relationships(initiator, target, relationships)
 
     recent = _recent_exchanges(initiator, target) if backend.name != "template" else ()
-    setting = scenario.setting if scenario else ""
-    mood = scenario.mood if scenario else ""
-    objectives = tuple(scenario.objectives) if scenario else ()
-    if content is None:
-        content = backend.opening(
-            DialogueContext(
-                speaker=character_speaker(initiator),
-                listener=character_speaker(target),
-                interaction_type=interaction_type,
-                relationship=_relationship_state(regard_of_target),
-                utterance=None,
-                recent=recent,
-                seed=seed,
-                setting=setting,
-                mood=mood,
-                objectives=objectives,
-            )
-        )
-    response = backend.reply(
-        DialogueContext(
-            speaker=character_speaker(target),
-            listener=character_speaker(initiator),
+
+    def context(
+        speaker: Character, listener: Character, regard: Relationship, utterance: str | None
+    ) -> DialogueContext:
+        return DialogueContext(
+            speaker=character_speaker(speaker),
+            listener=character_speaker(listener),
             interaction_type=interaction_type,
-            relationship=_relationship_state(regard_of_initiator),
-            utterance=content,
+            relationship=_relationship_state(regard),
+            utterance=utterance,
             recent=recent,
             seed=seed,
-            setting=setting,
-            mood=mood,
-            objectives=objectives,
+            setting=scenario.setting if scenario else "",
+            mood=scenario.mood if scenario else "",
+            objectives=tuple(scenario.objectives) if scenario else (),
         )
-    )
+
+    if content is None:
+        content = backend.opening(context(initiator, target, regard_of_target, None))
+    response = backend.reply(context(target, initiator, regard_of_initiator, content))
     content_sentiment = sentiment(content)
     response_sentiment = sentiment(response)
     compat = compatibility(initiator.personality, target.personality)
