@@ -63,7 +63,12 @@ from . import fanout
 from .auth import ANONYMOUS, AUTH_FAILURE_FOREIGN_ORIGIN, AUTH_FAILURE_INVALID_TOKEN, AuthInfo
 from .events import envelopes_of, events_oldest_retained_seq, events_since
 from .fanout import LiveEvent, encode_frame
-from .fanout_daphne import daphne_protocol, quiet_autobahn_debug_arguments, write_frame
+from .fanout_daphne import (
+    daphne_protocol,
+    quiet_autobahn_debug_arguments,
+    transport_backlog,
+    write_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -282,21 +287,13 @@ def transport_write_backlog(send: Any) -> int:
 
     ASGI has no flow control for ``websocket.send``: Daphne passes each frame to Twisted, which
     buffers without limit when the peer reads slowly. Daphne's send callable is
-    ``partial(server.handle_reply, protocol)`` and the protocol's Twisted transport keeps its
-    write buffer in ``dataBuffer``/``offset``/``_tempDataLen``. Under any other server (or the
-    test communicator) this answers 0, and the pending-event bound alone limits memory.
+    ``partial(server.handle_reply, protocol)``; ``transport_backlog`` reads the protocol's
+    Twisted transport. Under any other server (or the test communicator) this answers 0, and
+    the pending-event bound alone limits memory.
     """
     if not isinstance(send, functools.partial) or not send.args:
         return 0
-    transport = getattr(send.args[0], "transport", None)
-    buffered = getattr(transport, "dataBuffer", None)
-    offset = getattr(transport, "offset", 0)
-    not_yet_buffered = getattr(transport, "_tempDataLen", 0)
-    if not isinstance(buffered, bytes | bytearray | memoryview):
-        return 0
-    if not isinstance(offset, int) or not isinstance(not_yet_buffered, int):
-        return 0
-    return len(buffered) - offset + not_yet_buffered
+    return transport_backlog(getattr(send.args[0], "transport", None))
 
 
 # Observers that replay together (a reconnect wave) read the same pages: encode them once.
@@ -307,7 +304,7 @@ def _encode_event(envelope: dict[str, Any]) -> LiveEvent:
     key = (envelope["ecosystem_id"], envelope["seq"])
     event = _encoded_events.get(key)
     if event is None:
-        event = LiveEvent(envelope["seq"], encode_frame(envelope))
+        event = LiveEvent.of(envelope)
         if len(_encoded_events) >= ENCODED_EVENTS_CACHED:
             del _encoded_events[next(iter(_encoded_events))]  # the oldest
         _encoded_events[key] = event

@@ -48,6 +48,10 @@ class LiveEvent:
         self.text = text
         self._frame: bytes | None = None
 
+    @classmethod
+    def of(cls, envelope: dict[str, Any]) -> "LiveEvent":
+        return cls(envelope["seq"], encode_frame(envelope))
+
     @property
     def frame(self) -> bytes:
         if self._frame is None:
@@ -105,9 +109,7 @@ class EcosystemHub:
             if message.get("type") != "event.publish":
                 logger.warning("Ignoring a %r message on %s", message.get("type"), self.group)
                 continue
-            events = [
-                LiveEvent(envelope["seq"], encode_frame(envelope)) for envelope in message["events"]
-            ]
+            events = [LiveEvent.of(envelope) for envelope in message["events"]]
             for subscriber in list(self.subscribers):
                 self._hand_over(subscriber, events)
             # Messages already queued would be taken without ever yielding: let the

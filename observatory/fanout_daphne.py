@@ -57,6 +57,19 @@ def daphne_protocol(send: Any) -> WebSocketServerProtocol | None:
     return protocol if isinstance(protocol, WebSocketServerProtocol) else None
 
 
+def transport_backlog(transport: Any) -> int:
+    """Bytes a Twisted TCP transport holds unwritten (its ``dataBuffer`` past ``offset``, plus
+    the writes not yet joined into it); 0 for anything else."""
+    buffered = getattr(transport, "dataBuffer", None)
+    offset = getattr(transport, "offset", 0)
+    not_yet_buffered = getattr(transport, "_tempDataLen", 0)
+    if not isinstance(buffered, bytes | bytearray | memoryview):
+        return 0
+    if not isinstance(offset, int) or not isinstance(not_yet_buffered, int):
+        return 0
+    return len(buffered) - offset + not_yet_buffered
+
+
 def write_frame(
     protocol: WebSocketServerProtocol, frame: bytes, backlog_limit: int | None = None
 ) -> bool:
@@ -78,7 +91,7 @@ def write_frame(
         or not hasattr(transport, "writeSomeData")
     ):
         return False
-    backlog = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    backlog = transport_backlog(transport)
     if backlog:
         if backlog_limit is not None and backlog > backlog_limit:
             return False
