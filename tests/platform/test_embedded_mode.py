@@ -37,6 +37,8 @@ first, second = Character.objects.order_by("name")[:2]
 result = interaction_process(
     initiator_id=first.pk, target_id=second.pk, interaction_type="chat", content="Hello there!"
 )
+# Read before the clock plays: the demo scenario's turns may move this pair again.
+pair = Relationship.objects.get(from_character=first, to_character=second)
 scenario = Scenario.objects.get(status="active")
 turns = 0
 for _ in range(3):
@@ -46,7 +48,6 @@ for _ in range(3):
     turns += clock_tick()
 events = Event.objects.filter(ecosystem=scenario.ecosystem).order_by("seq")
 seqs = list(events.values_list("seq", flat=True))
-pair = Relationship.objects.get(from_character=first, to_character=second)
 print(json.dumps({
     "vendor": connection.vendor,
     "event_seq": result.event_seq,
