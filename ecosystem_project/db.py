@@ -1,10 +1,79 @@
 """Database helpers the ORM does not offer in the shape the hot path needs."""
 
-from collections.abc import Sequence
-from typing import Any, cast
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class _RowReader:
+    select: str
+    order_by: str
+    attnames: tuple[str, ...]
+    converters: tuple[tuple[int, tuple[Converter, ...], Any], ...]
+
+    def values(self, row: Sequence[Any]) -> Sequence[Any]:
+        if not self.converters:
+            return row
+        values = list(row)
+        for index, converters, column in self.converters:
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        return values
+
+
+@lru_cache(maxsize=32)
+def _row_reader(model: type[Model], vendor: str) -> _RowReader:
+    """The ``SELECT`` of all of ``model``'s columns and the database's value converters,
+    written once per model (and database vendor)."""
+    meta = model._meta
+    fields = meta.concrete_fields
+    quote = connection.ops.quote_name
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(meta.db_table)
+        found = (*connection.ops.get_db_converters(column), *field.get_db_converters(connection))
+        if found:
+            converters.append((index, tuple(found), column))
+    assert meta.pk is not None
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    return _RowReader(
+        select=f"SELECT {columns} FROM {quote(meta.db_table)}",  # noqa: S608 (quoted names)
+        order_by=quote(str(meta.pk.column)),
+        attnames=tuple(field.attname for field in fields),
+        converters=tuple(converters),
+    )
+
+
+def rows_select(
+    model: type[M], where: str, params: Sequence[Any], *, for_update: bool = False
+) -> list[M]:
+    """The rows of ``model`` matching ``where`` (SQL over its columns), in primary-key
+    order; ``for_update`` locks them where the database can lock rows.
+
+    For the hot path's few fixed queries: the statement is written from the model's fields
+    once, where the ORM compiles its query again on every call, which costs more than the
+    query itself (~0.6 ms of ~0.8 ms for the interaction's locking reads, bench_interactions).
+    UUID parameters are sent the way the database stores them.
+    """
+    reader = _row_reader(model, connection.vendor)
+    sql = f"{reader.select} WHERE {where} ORDER BY {reader.order_by}"
+    if for_update and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    if not connection.features.has_native_uuid_field:
+        params = [value.hex if isinstance(value, uuid.UUID) else value for value in params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [model.from_db(connection.alias, reader.attnames, reader.values(row)) for row in rows]
 
 
 def rows_update(rows: Sequence[Model], fields: Sequence[str]) -> None:

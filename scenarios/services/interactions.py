@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from characters import emotion, energy
-from characters.models import PAD_FIELDS, Character
+from characters.models import PAD_FIELDS, Character, Ecosystem
 from characters.personality import compatibility
 from characters.services import (
     character_bring_up_to_date,
@@ -29,7 +29,7 @@ from characters.services import (
     character_set_emotion,
 )
 from ecosystem_project import metrics
-from ecosystem_project.db import rows_update
+from ecosystem_project.db import rows_select, rows_update
 from ecosystem_project.errors import ConflictError, NotFoundError
 from observatory.events import events_append
 from relationships.dynamics import (
@@ -104,17 +104,24 @@ def _state_of(character: Character) -> dict[str, Any]:
     }
 
 
+_OWNED_BY = f"ecosystem_id IN (SELECT id FROM {Ecosystem._meta.db_table} WHERE owner_id = %s)"  # noqa: S608
+
+
 def _load_pair(
     *, initiator_id: uuid.UUID, target_id: uuid.UUID, owner: User | None
 ) -> tuple[Character, Character]:
     if initiator_id == target_id:
         raise InteractionRefused("A character cannot interact with itself.", code="same_character")
-    queryset = Character.objects.select_for_update(of=("self",)).filter(
-        pk__in=(initiator_id, target_id)
-    )
+    where = "id IN (%s, %s)"
+    params: list[object] = [initiator_id, target_id]
     if owner is not None:
-        queryset = queryset.filter(ecosystem__owner=owner)
-    by_id = {character.pk: character for character in queryset.order_by("pk")}
+        where += f" AND {_OWNED_BY}"
+        params.append(owner.pk)
+    # Locked in primary-key order, so two interactions on one pair never deadlock.
+    by_id = {
+        character.pk: character
+        for character in rows_select(Character, where, params, for_update=True)
+    }
     for character_id in (initiator_id, target_id):
         if character_id not in by_id:
             raise NotFoundError(f"Character {character_id} was not found.")
@@ -151,10 +158,13 @@ def _pair_relationships(
     directions = ((initiator, target), (target, initiator))
     found = dict(known or {})
     if known is None:
-        pair = Q(from_character=initiator, to_character=target) | Q(
-            from_character=target, to_character=initiator
-        )
-        for rel in Relationship.objects.select_for_update().filter(pair):
+        pair = [initiator.pk, target.pk]
+        for rel in rows_select(
+            Relationship,
+            "from_character_id IN (%s, %s) AND to_character_id IN (%s, %s)",
+            pair * 2,
+            for_update=True,
+        ):
             found[(rel.from_character_id, rel.to_character_id)] = rel
     missing = [
         Relationship(ecosystem_id=initiator.ecosystem_id, from_character=a, to_character=b)

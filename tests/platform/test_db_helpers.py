@@ -1,0 +1,82 @@
+"""ecosystem_project.db: the hot path's hand-written statements read and write what the ORM
+would, and lock what they say they lock."""
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+
+from characters.models import Character
+from ecosystem_project.db import rows_select, rows_update
+from observatory.events import events_append
+from observatory.models import Event
+from tests.factories import CharacterFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fields_of(instance) -> dict:
+    return {
+        field.attname: getattr(instance, field.attname)
+        for field in type(instance)._meta.concrete_fields
+    }
+
+
+def test_rows_select_reads_what_the_orm_reads_in_primary_key_order(ecosystem):
+    characters = [CharacterFactory(ecosystem=ecosystem) for _ in range(4)]
+    wanted = sorted(character.pk for character in characters[:3])
+
+    rows = rows_select(Character, "id IN (%s, %s, %s)", wanted)
+
+    assert [row.pk for row in rows] == wanted
+    for row in rows:
+        assert fields_of(row) == fields_of(Character.objects.get(pk=row.pk))
+        assert row._state.adding is False  # saved rows, as the ORM gives them
+
+
+def test_rows_select_applies_the_database_converters(ecosystem):
+    with transaction.atomic():
+        events_append(
+            ecosystem_id=ecosystem.pk, events=[("character_state_changed", {"mood": ["calm"]})]
+        )
+
+    (event,) = rows_select(Event, "ecosystem_id = %s", [ecosystem.pk])
+
+    assert event.payload == {"mood": ["calm"]}  # a dict, not the JSON text PostgreSQL sends
+    assert fields_of(event) == fields_of(Event.objects.get(pk=event.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_select_for_update_locks_the_rows_until_commit(ecosystem):
+    character = CharacterFactory(ecosystem=ecosystem)
+    database = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"],
+        dbname=connection.settings_dict["NAME"],
+        user=database["USER"],
+        password=database["PASSWORD"],
+        autocommit=True,
+    )
+    lock_of_other = "SELECT 1 FROM characters_character WHERE id = %s FOR UPDATE NOWAIT"
+    try:
+        with transaction.atomic():
+            rows_select(Character, "id = %s", [character.pk], for_update=True)
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute(lock_of_other, [character.pk])
+        assert other.execute(lock_of_other, [character.pk]).fetchall() == [(1,)]
+    finally:
+        other.close()
+
+
+def test_rows_update_writes_each_row_its_own_values(ecosystem):
+    first, second = CharacterFactory(ecosystem=ecosystem), CharacterFactory(ecosystem=ecosystem)
+    first.energy, first.emotion = 0.25, "content"
+    second.energy, second.emotion = 0.75, "hostile"
+
+    rows_update([first, second], ["energy", "emotion"])
+
+    assert Character.objects.get(pk=first.pk).energy == 0.25
+    assert Character.objects.get(pk=first.pk).emotion == "content"
+    assert Character.objects.get(pk=second.pk).energy == 0.75
+    assert Character.objects.get(pk=second.pk).emotion == "hostile"
