@@ -35,7 +35,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from ecosystem_project.authentication import JWTAuthentication
 
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 AUTH_FAILURE_INVALID_TOKEN = "invalid_token"

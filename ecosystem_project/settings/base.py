@@ -238,7 +238,7 @@ DIALOGUE_TIMEOUT_SECONDS = env.float("DIALOGUE_TIMEOUT_SECONDS", default=5.0)
 # --- REST ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "ecosystem_project.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -101,4 +101,6 @@ class InteractionCreateApi(APIView):
             "event_seq": result.event_seq,
             "latency_ms": round(interaction.latency_ms, 3),
         }
-        return Response(InteractionOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+        # Already in InteractionOutputSerializer's shape (the schema says so): passing it through
+        # the serializer again would only copy it (~0.2 ms a request).
+        return Response(body, status=status.HTTP_201_CREATED)

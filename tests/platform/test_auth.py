@@ -74,3 +74,24 @@ def test_session_login_page_and_logout(client, user):
     assert client.get("/api/v1/ecosystems").status_code == 200  # the session authenticates the API
     client.post("/accounts/logout/")
     assert client.get("/api/v1/ecosystems").status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        (lambda user: user.delete(), "User not found"),
+        (lambda user: setattr(user, "is_active", False) or user.save(), "User is inactive"),
+    ],
+)
+def test_a_valid_token_of_a_deleted_or_deactivated_user_answers_401(user, change, detail):
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    assert client.get("/api/v1/ecosystems").status_code == 200
+
+    change(user)
+
+    response = client.get("/api/v1/ecosystems")
+    assert response.status_code == 401
+    assert response.json()["detail"] == detail

@@ -159,6 +159,17 @@ def test_schema_generation_reports_no_error_for_any_view(generated):
     assert not errors, "drf-spectacular could not document:\n" + "\n".join(errors)
 
 
+def test_the_api_documents_its_bearer_token_scheme(generated):
+    schema, _ = generated
+    assert schema["components"]["securitySchemes"]["jwtAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    operation = schema["paths"]["/api/v1/interactions/"]["post"]
+    assert {"jwtAuth": []} in operation["security"]
+
+
 # --- The checks themselves catch what they should ------------------------------------------
 
 

@@ -8,6 +8,10 @@ from django.db import connection
 from characters.models import Character
 from observatory.models import Event
 from relationships.models import Relationship
+from scenarios.apis.interactions import (
+    InteractionOutputSerializer,
+    TwoWayRelationshipChangeSerializer,
+)
 from scenarios.models import Interaction
 from tests.conftest import client_for
 from tests.factories import CharacterFactory, EcosystemFactory
@@ -35,6 +39,9 @@ def test_an_interaction_answers_and_moves_both_characters(api, pair):
     response = interact(api, mira, tobias, "chat", "What a wonderful idea, I love the lanterns!")
     assert response.status_code == 201, response.content
     body = response.json()
+    # The documented shape (the OpenAPI schema's InteractionOutput), field for field.
+    assert set(body) == set(InteractionOutputSerializer().fields)
+    assert set(body["relationship_change"]) == set(TwoWayRelationshipChangeSerializer().fields)
     assert body["success"] is True
     assert body["response"]
     change = body["relationship_change"]
