@@ -119,6 +119,12 @@ else:
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Threads per web process for requests' synchronous part (ecosystem_project.asgi_http):
+# started as concurrency asks, kept for the process's life. A request holding one for long
+# (a slow dialogue backend) holds a pooled database connection too: keep this at or above
+# DATABASE_POOL_MAX_SIZE.
+HTTP_THREADS = env.int("HTTP_THREADS", default=32)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
