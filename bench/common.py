@@ -127,7 +127,7 @@ def daphne_servers(count: int) -> Iterator[list[str]]:
 class LeanHTTPClient:
     """One keep-alive HTTP/1.1 connection that sends JSON POSTs and reads the answers with
     nothing but ``asyncio`` streams. The load generator shares the benchmark machine's cores
-    with the servers it measures; httpx costs ~1.3 ms of CPU per request, this ~0.2 ms, so
+    with the servers it measures; httpx costs ~1.3 ms of CPU per request, this ~0.1 ms, so
     the throughput tables measure the servers rather than the client."""
 
     def __init__(self, base_url: str, headers: dict[str, str]) -> None:
