@@ -18,11 +18,11 @@ import httpx
 
 from bench.common import LeanHTTPClient, daphne_servers, print_table, setup_django, summary
 
-# Enough characters that a 15-second burst at ~200/s does not talk many to exhaustion (409).
-CAST_SIZE = 400
+# Enough characters that 30 seconds at ~200/s do not talk many to exhaustion (409).
+CAST_SIZE = 1000
 SEQUENTIAL_REQUESTS = 400
 WARMUP_REQUESTS = 40
-THROUGHPUT_SECONDS = 15.0
+THROUGHPUT_SECONDS = 30.0
 # Shorter: without HTTP the cast talks itself tired (409 too_tired) within ~10 s.
 ENGINE_SECONDS = 5.0
 CONCURRENCY = 16
