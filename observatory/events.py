@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import redis
@@ -59,7 +60,8 @@ def _allocate_seqs(*, ecosystem_id: uuid.UUID, count: int) -> int:
 
 # PostgreSQL: the counter's UPDATE and the rows' INSERT in one statement (one round trip,
 # no ORM bulk_create on the hot path); the UPDATE still holds the ecosystem row's lock
-# until commit. Rows are numbered in the order given.
+# until commit. Rows are numbered in the order given. The rows are a VALUES list (one
+# statement text per count of events) rather than arrays, whose dumping costs more.
 _APPEND_SQL = f"""
 WITH counter AS (
     UPDATE {Ecosystem._meta.db_table} SET last_seq = last_seq + %s WHERE id = %s
@@ -67,9 +69,15 @@ WITH counter AS (
 )
 INSERT INTO {Event._meta.db_table} (ecosystem_id, seq, type, payload, created)
 SELECT %s, counter.last_seq - %s + item.position, item.type, item.payload, %s
-FROM counter, unnest(%s::varchar[], %s::jsonb[]) WITH ORDINALITY AS item (type, payload, position)
+FROM counter, (VALUES {{rows}}) AS item (type, payload, position)
 RETURNING id, seq
 """  # noqa: S608 (table names from the models)
+
+
+@lru_cache(maxsize=16)
+def _append_sql(count: int) -> str:
+    rows = ", ".join(f"(%s, %s::jsonb, {position})" for position in range(1, count + 1))
+    return _APPEND_SQL.format(rows=rows)
 
 
 def _numbered(
@@ -103,15 +111,18 @@ def _insert_numbered(
         )
     with connection.cursor() as cursor:
         cursor.execute(
-            _APPEND_SQL,
+            _append_sql(len(events)),
             [
                 len(events),
                 ecosystem_id,
                 ecosystem_id,
                 len(events),
                 now,
-                [event_type for event_type, _ in events],
-                [json.dumps(payload) for _, payload in events],
+                *(
+                    value
+                    for event_type, payload in events
+                    for value in (event_type, json.dumps(payload))
+                ),
             ],
         )
         ids_by_seq = {seq: pk for pk, seq in cursor.fetchall()}

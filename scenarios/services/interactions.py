@@ -29,7 +29,7 @@ from characters.services import (
     character_set_emotion,
 )
 from ecosystem_project import metrics
-from ecosystem_project.db import rows_select, rows_update
+from ecosystem_project.db import rows_insert, rows_select, rows_update
 from ecosystem_project.errors import ConflictError, NotFoundError
 from observatory.events import events_append
 from relationships.dynamics import (
@@ -171,7 +171,8 @@ def _pair_relationships(
         for a, b in directions
         if (a.pk, b.pk) not in found
     ]
-    for rel in Relationship.objects.bulk_create(missing):
+    rows_insert(missing)
+    for rel in missing:
         found[(rel.from_character_id, rel.to_character_id)] = rel
     return found[(initiator.pk, target.pk)], found[(target.pk, initiator.pk)]
 
@@ -387,7 +388,7 @@ def interaction_process_locked(
         },
     }
     latency_ms = (time.perf_counter() - started) * 1000
-    interaction = Interaction.objects.create(
+    interaction = Interaction(
         ecosystem_id=initiator.ecosystem_id,
         scenario=scenario,
         turn=turn,
@@ -403,6 +404,7 @@ def interaction_process_locked(
         user_message=user_message,
         latency_ms=latency_ms,
     )
+    rows_insert([interaction])
     names = {str(initiator.pk): initiator.name, str(target.pk): target.name}
     for change in changes:
         change["from_name"] = names[change["from"]]

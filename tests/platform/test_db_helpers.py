@@ -1,5 +1,5 @@
-"""ecosystem_project.db: the hot path's hand-written statements read and write what the ORM
-would, and lock what they say they lock."""
+"""ecosystem_project.db: the hot path's hand-written statements read, insert and write what
+the ORM would, and lock what they say they lock."""
 
 import psycopg
 import pytest
@@ -7,9 +7,11 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from characters.models import Character
-from ecosystem_project.db import rows_select, rows_update
+from ecosystem_project.db import rows_insert, rows_select, rows_update
 from observatory.events import events_append
 from observatory.models import Event
+from relationships.models import Relationship
+from scenarios.models import Interaction
 from tests.factories import CharacterFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +69,46 @@ def test_rows_select_for_update_locks_the_rows_until_commit(ecosystem):
         assert other.execute(lock_of_other, [character.pk]).fetchall() == [(1,)]
     finally:
         other.close()
+
+
+def test_rows_insert_saves_new_rows_as_save_would(ecosystem):
+    first, second = CharacterFactory(ecosystem=ecosystem), CharacterFactory(ecosystem=ecosystem)
+    pair = [
+        Relationship(ecosystem=ecosystem, from_character=first, to_character=second, trust=0.4),
+        Relationship(ecosystem=ecosystem, from_character=second, to_character=first),
+    ]
+
+    rows_insert(pair)
+
+    assert all(rel.pk is not None and not rel._state.adding for rel in pair)  # ids read back
+    for rel in pair:
+        stored = Relationship.objects.get(pk=rel.pk)
+        assert fields_of(stored) == fields_of(rel)
+        assert stored.updated_at is not None  # auto_now, as save() sets it
+    assert Relationship.objects.get(from_character=first).trust == 0.4
+
+
+def test_rows_insert_prepares_json_and_keeps_a_primary_key_given_in_python(ecosystem):
+    first, second = CharacterFactory(ecosystem=ecosystem), CharacterFactory(ecosystem=ecosystem)
+    interaction = Interaction(
+        ecosystem=ecosystem,
+        initiator=first,
+        target=second,
+        interaction_type="chat",
+        content="Hello?",
+        response="Hello!",
+        content_sentiment=0.0,
+        response_sentiment=0.4,
+        relationship_change={"strength_delta": 0.01, "reverse": {"trust_delta": 0.0}},
+    )
+    key = interaction.pk
+
+    rows_insert([interaction])
+
+    stored = Interaction.objects.get(pk=key)
+    assert stored.relationship_change == {"strength_delta": 0.01, "reverse": {"trust_delta": 0.0}}
+    assert stored.created is not None
+    assert fields_of(stored) == fields_of(interaction)
 
 
 def test_rows_update_writes_each_row_its_own_values(ecosystem):
