@@ -3,8 +3,14 @@
 Targets (issue #3): server time p50 <= 10 ms and p99 <= 30 ms with one client; at least
 200 interactions/s sustained with two Daphne processes.
 Server time is the app's own ``Server-Timing`` header; round trip adds the client and loopback.
-A last table runs the engine without HTTP (``interaction_process`` in two processes, as the
-scenario clock's workers call it), to tell the engine's cost from the web stack's.
+The sustained run keeps 16 keep-alive connections busy for 30 s from a raw-socket client
+(``LeanHTTPClient``: the load generator shares the two cores with what it measures) over a
+cast of 1,000, so that few characters talk themselves too tired (409) in the run; any answer
+other than 201 or 409 stops the benchmark. The graph sync is queued as in production (at
+most one pending task per ecosystem); no Celery worker runs it here (bench_graph_lag
+measures that path). A last table runs the engine without HTTP (``interaction_process`` in
+two processes, as the scenario clock's workers call it), to tell the engine's cost from the
+web stack's.
 """
 
 import asyncio
