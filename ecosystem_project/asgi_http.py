@@ -12,7 +12,8 @@ makes one hop in between, to a thread of a pool that lives as long as the proces
 (``HTTP_THREADS``, made as concurrency asks): ``request_started``, the middleware chain and
 the view, then ``request_finished`` (which gives the database connection back) when the
 response is already in memory. A streaming response is closed after it is sent.
-Measured on POST /api/v1/interactions (bench_interactions): server time p50 12.0 -> ~7 ms.
+Measured on POST /api/v1/interactions (bench_interactions): the one hop took server time p50
+from 12.0 to 9.7 ms; the pool took the two-process rate from 212 to 239/s.
 """
 
 from concurrent.futures import ThreadPoolExecutor
