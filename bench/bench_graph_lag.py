@@ -63,9 +63,9 @@ def main() -> int:
     from characters.models import Character, Ecosystem
     from characters.services import character_create, ecosystem_create
     from ecosystem_project.celery import app
+    from interactions.services import InteractionRefused, interaction_process
     from relationships.graph import graph_install_constraints, graph_remove_ecosystem
     from relationships.selectors import graph_sync_lag
-    from scenarios.services.interactions import InteractionRefused, interaction_process
 
     graph_install_constraints()
     user, _ = get_user_model().objects.get_or_create(username="bench")

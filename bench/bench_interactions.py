@@ -154,7 +154,7 @@ async def throughput(base_urls: list[str], ids: list[str]) -> tuple[int, int, fl
 def engine_worker(ids: list[str], seed: int, seconds: float) -> tuple[int, int]:
     """One process calling the engine directly for ``seconds``: (played, refused)."""
     setup_django()
-    from scenarios.services.interactions import InteractionRefused, interaction_process
+    from interactions.services import InteractionRefused, interaction_process
 
     rng = random.Random(seed)
     played = refused = 0

@@ -107,8 +107,9 @@ def main() -> int:
 
     from characters.models import Character, Ecosystem
     from characters.services import character_create, ecosystem_create
-    from scenarios.models import Interaction, Scenario
-    from scenarios.services.scenarios import scenario_create
+    from interactions.models import Interaction
+    from scenarios.models import Scenario
+    from scenarios.services import scenario_create
 
     user, _ = get_user_model().objects.get_or_create(username="bench-scenarios")
     Ecosystem.objects.filter(owner=user).delete()
@@ -177,7 +178,7 @@ def main() -> int:
             .order_by("turn")
             .values_list("created", flat=True)
         )
-        # The clock's own rule (scenarios.services.scenarios._next_tick): the next turn is
+        # The clock's own rule (scenarios.services._next_tick): the next turn is
         # due one tick after this one was due, or one tick after now when that has passed.
         due = schedule[scenario_id]
         measured = 0

@@ -350,7 +350,7 @@ def ours(name: str, backend: str, fixture: OursFixture) -> Contender:
     from django.conf import settings
     from django.db import connection, transaction
 
-    from observatory.events import events_append
+    from eventlog.services import events_append
 
     # Production's access re-check period, not the test settings' 2 s.
     env = {

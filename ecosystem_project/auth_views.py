@@ -1,4 +1,4 @@
-"""The two ways to log in, with login-attempt limiting (ecosystem_project.throttling):
+"""The two ways to log in, with login-attempt limiting (core.throttling):
 the session login form and ``POST /api/v1/auth/token`` (simplejwt). Too many attempts for
 one username from one address answer 429 with ``Retry-After``; other users and other
 addresses are not affected."""
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from .throttling import (
+from core.throttling import (
     LoginAttempt,
     TokenObtainRateThrottle,
     client_ip,

@@ -4,7 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from .api import api_route
+from core.api import api_route
+
 from .auth_views import RateLimitedLoginView, RateLimitedTokenObtainPairView
 from .health import HealthApi
 from .metrics import metrics_view
@@ -15,6 +16,7 @@ api_v1 = [
     api_route("health", HealthApi.as_view(), "health"),
     path("", include("characters.urls")),
     path("", include("relationships.urls")),
+    path("", include("interactions.urls")),
     path("", include("scenarios.urls")),
     path("", include("observatory.urls")),
 ]

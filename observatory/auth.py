@@ -36,7 +36,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 from rest_framework.exceptions import AuthenticationFailed
 
-from ecosystem_project.authentication import JWTAuthentication
+from core.authentication import JWTAuthentication
 
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
 AUTH_FAILURE_INVALID_TOKEN = "invalid_token"

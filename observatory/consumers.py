@@ -57,11 +57,11 @@ from django.http import Http404
 
 from characters.models import Ecosystem
 from characters.selectors import ecosystem_get
-from ecosystem_project import metrics
+from core import metrics
+from eventlog.services import envelopes_of, events_oldest_retained_seq, events_since
 
 from . import fanout
 from .auth import ANONYMOUS, AUTH_FAILURE_FOREIGN_ORIGIN, AUTH_FAILURE_INVALID_TOKEN, AuthInfo
-from .events import envelopes_of, events_oldest_retained_seq, events_since
 from .fanout import LiveEvent, encode_frame
 from .fanout_daphne import (
     daphne_protocol,

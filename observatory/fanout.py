@@ -25,7 +25,8 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer
 from redis.exceptions import RedisError
 
-from .events import ecosystem_group_name
+from eventlog.services import ecosystem_group_name
+
 from .fanout_daphne import text_frame
 
 logger = logging.getLogger(__name__)

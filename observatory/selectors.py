@@ -24,15 +24,21 @@ from django.utils import timezone
 
 from characters.models import BIG_FIVE_FIELDS, PAD_FIELDS, Character, Ecosystem
 from characters.selectors import character_get, ecosystem_get, get_or_404
+from characters.services import character_bring_up_to_date
+from eventlog.models import Event
+from eventlog.services import envelopes_of
+from interactions.models import Interaction
 from relationships.dynamics import relationship_label
 from relationships.models import Relationship
-from scenarios.models import Interaction, Scenario, UserMessage
+from relationships.selectors import graph_sync_lag
+from scenarios.models import Scenario, UserMessage
 from scenarios.selectors import scenario_time_left_seconds
-
-from .models import Event
 
 # An ecosystem counts as live when a scenario plays or something happened this recently.
 LIVE_WINDOW = timedelta(minutes=5)
+DASHBOARD_EVENT_WINDOW = timedelta(minutes=5)
+DASHBOARD_RECENT_EVENTS = 20
+DASHBOARD_TOP_RELATIONSHIPS = 5
 # The activity feed shows this many of the newest readable events.
 FEED_SIZE = 50
 # Events of these types read as sentences in the feed; the others (relationship_changed,
@@ -510,3 +516,119 @@ def character_snapshot(*, user: User, character_id: object) -> CharacterSnapshot
         recent_interactions=interactions[:CHARACTER_RECENT_INTERACTIONS],
         interaction_count=interaction_count,
     )
+
+
+# --- Dashboard and graph ------------------------------------------------------------------
+
+
+def _relationship_row(relationship: Relationship) -> dict[str, Any]:
+    return {
+        "from": relationship.from_character_id,
+        "from_name": relationship.from_character.name,
+        "to": relationship.to_character_id,
+        "to_name": relationship.to_character.name,
+        "strength": round(relationship.strength, 4),
+        "trust": round(relationship.trust, 4),
+        "interaction_count": relationship.interaction_count,
+        "label": relationship_label(
+            relationship.strength, relationship.trust, relationship.interaction_count
+        ),
+    }
+
+
+def ecosystem_dashboard(*, ecosystem: Ecosystem, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the observatory's overview shows, in a fixed number of queries."""
+    now = now or timezone.now()
+    characters = Character.objects.filter(ecosystem=ecosystem)
+    status_counts = dict(
+        characters.values_list("status").annotate(count=Count("pk")).order_by("status")
+    )
+    mood_distribution = dict(
+        characters.exclude(status=Character.Status.ARCHIVED)
+        .values_list("emotion")
+        .annotate(count=Count("pk"))
+        .order_by("emotion")
+    )
+    relationships = Relationship.objects.filter(ecosystem=ecosystem)
+    known = relationships.filter(interaction_count__gt=0).select_related(
+        "from_character", "to_character"
+    )
+    scenario_counts = dict(
+        Scenario.objects.filter(ecosystem=ecosystem)
+        .values_list("status")
+        .annotate(count=Count("pk"))
+        .order_by("status")
+    )
+    window_start = now - DASHBOARD_EVENT_WINDOW
+    events_in_window = Event.objects.filter(ecosystem=ecosystem, created__gte=window_start).count()
+    recent_events = list(
+        Event.objects.filter(ecosystem=ecosystem).order_by("-seq")[:DASHBOARD_RECENT_EVENTS]
+    )
+    return {
+        "ecosystem_id": ecosystem.pk,
+        "name": ecosystem.name,
+        "counts": {
+            "characters": sum(status_counts.values()),
+            "characters_by_status": {
+                status: status_counts.get(status, 0) for status in Character.Status.values
+            },
+            "relationships": relationships.count(),
+            "active_conversations": scenario_counts.get(Scenario.Status.ACTIVE, 0),
+            "scenarios_by_status": {
+                status: scenario_counts.get(status, 0) for status in Scenario.Status.values
+            },
+            "interactions": Interaction.objects.filter(ecosystem=ecosystem).count(),
+        },
+        "events_per_minute": round(
+            events_in_window / (DASHBOARD_EVENT_WINDOW.total_seconds() / 60.0), 2
+        ),
+        "last_seq": ecosystem.last_seq,
+        "recent_events": envelopes_of(recent_events),
+        "strongest_relationships": [
+            _relationship_row(rel)
+            for rel in known.order_by("-strength", "-trust", "pk")[:DASHBOARD_TOP_RELATIONSHIPS]
+        ],
+        "most_strained_relationships": [
+            _relationship_row(rel)
+            for rel in known.order_by("strength", "trust", "pk")[:DASHBOARD_TOP_RELATIONSHIPS]
+        ],
+        "mood_distribution": mood_distribution,
+        "graph_sync": graph_sync_lag(ecosystem_id=ecosystem.pk, now=now),
+        "generated_at": now,
+    }
+
+
+def ecosystem_graph(*, ecosystem: Ecosystem, now: datetime | None = None) -> dict[str, Any]:
+    """Nodes (characters, emotion and energy up to the moment) and edges (directed
+    relationships) of one ecosystem, for the observatory's network view."""
+    now = now or timezone.now()
+    characters = list(Character.objects.filter(ecosystem=ecosystem).order_by("name", "pk"))
+    for character in characters:
+        character_bring_up_to_date(character=character, now=now)
+    nodes = [
+        {
+            "id": character.pk,
+            "name": character.name,
+            "emotion": character.emotion,
+            "pleasure": round(character.pleasure, 4),
+            "arousal": round(character.arousal, 4),
+            "dominance": round(character.dominance, 4),
+            "energy": round(character.energy, 4),
+            "status": character.status,
+        }
+        for character in characters
+    ]
+    edges = [
+        {
+            "from": rel.from_character_id,
+            "to": rel.to_character_id,
+            "strength": round(rel.strength, 4),
+            "trust": round(rel.trust, 4),
+            "interaction_count": rel.interaction_count,
+            "label": relationship_label(rel.strength, rel.trust, rel.interaction_count),
+        }
+        for rel in Relationship.objects.filter(ecosystem=ecosystem).order_by(
+            "from_character_id", "to_character_id"
+        )
+    ]
+    return {"ecosystem_id": ecosystem.pk, "nodes": nodes, "edges": edges, "generated_at": now}

@@ -42,7 +42,7 @@ from neo4j.exceptions import DatabaseError, ServiceUnavailable, SessionExpired, 
 from redis.exceptions import RedisError
 
 from characters.models import Character, Ecosystem
-from ecosystem_project.errors import ServiceUnavailableError
+from core.errors import ServiceUnavailableError
 
 from .models import Relationship
 

@@ -5,10 +5,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from ecosystem_project.errors import ApplicationError
+from core.errors import ApplicationError
+from interactions.models import Interaction
 
-from .models import Interaction, Scenario, UserMessage
-from .services.scenarios import (
+from .models import Scenario, UserMessage
+from .services import (
     MIN_PARTICIPANTS,
     scenario_create,
     scenario_end,

@@ -10,7 +10,7 @@ from characters.models import Character, Ecosystem
 from characters.services import character_create, ecosystem_create
 
 from .models import Scenario
-from .services.scenarios import scenario_create
+from .services import scenario_create
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-ecosystem"

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from characters.emotion import PAD
 from characters.energy import can_interact
 from characters.personality import BigFive, talkativeness
+from interactions.sentiment import mood_tension, sentiment
 from relationships.dynamics import (
     INITIAL_STRENGTH,
     INITIAL_TRUST,
     INTERACTION_TYPES,
     RelationshipState,
 )
-from scenarios.sentiment import mood_tension, sentiment
 
 GREETING, CHAT, CONFLICT, COLLABORATION = "greeting", "chat", "conflict", "collaboration"
 

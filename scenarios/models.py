@@ -57,51 +57,6 @@ class Scenario(models.Model):
         return self.title
 
 
-class Interaction(models.Model):
-    class Type(models.TextChoices):
-        GREETING = "greeting"
-        CHAT = "chat"
-        CONFLICT = "conflict"
-        COLLABORATION = "collaboration"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    ecosystem = models.ForeignKey(Ecosystem, on_delete=models.CASCADE, related_name="interactions")
-    scenario = models.ForeignKey(
-        Scenario, on_delete=models.CASCADE, null=True, blank=True, related_name="interactions"
-    )
-    # The scenario turn this interaction played (null outside scenarios); unique per scenario
-    # so a turn plays once even if the clock task runs twice.
-    turn = models.PositiveIntegerField(null=True, blank=True)
-    initiator = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="+")
-    target = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="+")
-    interaction_type = models.CharField(max_length=16, choices=Type.choices)
-    content = models.TextField()
-    response = models.TextField()
-    content_sentiment = models.FloatField()
-    response_sentiment = models.FloatField()
-    relationship_change = models.JSONField(default=dict)
-    emotional_states = models.JSONField(default=dict)
-    user_message = models.ForeignKey(
-        "UserMessage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    latency_ms = models.FloatField(default=0.0)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ("-created",)
-        indexes = [
-            models.Index(fields=("ecosystem", "-created")),
-            models.Index(fields=("initiator", "-created")),
-            models.Index(fields=("target", "-created")),
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=("scenario", "turn"), name="interaction_one_per_turn"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.interaction_type} {self.initiator_id} -> {self.target_id}"
-
-
 class UserMessage(models.Model):
     """A person's message into a participant-mode scenario, answered on the next turn."""
 

@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
-from .services.scenarios import clock_run, scenario_play_turn
+from .services import clock_run, scenario_play_turn
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,6 @@
-from ecosystem_project.api import api_route
+from core.api import api_route
 
-from .apis.dashboard import EcosystemDashboardApi, EcosystemGraphApi
-from .apis.interactions import InteractionCreateApi
-from .apis.scenarios import (
+from .apis import (
     ScenarioCreateApi,
     ScenarioDetailApi,
     ScenarioEndApi,
@@ -17,11 +15,8 @@ ECOSYSTEM = r"ecosystem/(?P<ecosystem_id>[^/]+)"
 SCENARIO = r"scenarios/(?P<scenario_id>[^/]+)"
 
 urlpatterns = [
-    api_route("interactions", InteractionCreateApi.as_view(), "interaction-create"),
     api_route(f"{ECOSYSTEM}/scenario", ScenarioCreateApi.as_view(), "scenario-create"),
     api_route(f"{ECOSYSTEM}/scenarios", ScenarioListApi.as_view(), "scenario-list"),
-    api_route(f"{ECOSYSTEM}/dashboard", EcosystemDashboardApi.as_view(), "ecosystem-dashboard"),
-    api_route(f"{ECOSYSTEM}/graph", EcosystemGraphApi.as_view(), "ecosystem-graph"),
     api_route(SCENARIO, ScenarioDetailApi.as_view(), "scenario-detail"),
     api_route(f"{SCENARIO}/pause", ScenarioPauseApi.as_view(), "scenario-pause"),
     api_route(f"{SCENARIO}/resume", ScenarioResumeApi.as_view(), "scenario-resume"),

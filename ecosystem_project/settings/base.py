@@ -39,16 +39,19 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_neomodel",
     "corsheaders",
+    # Lowest layer first; docs/architecture.md draws the layers.
+    "eventlog",
     "characters",
     "relationships",
+    "interactions",
     "scenarios",
     "observatory",
 ]
 
 MIDDLEWARE = [
-    "ecosystem_project.middleware.ServerTimingMiddleware",
+    "core.middleware.ServerTimingMiddleware",
     # Counts every response by method and status class (/metrics); outermost but one.
-    "ecosystem_project.metrics.RequestMetricsMiddleware",
+    "core.metrics.RequestMetricsMiddleware",
     # Before CommonMiddleware, so a preflight answers with CORS headers (django-cors-headers).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -178,7 +181,7 @@ CELERY_TASK_DEFAULT_QUEUE = "ecosystem"
 CELERY_BEAT_SCHEDULE = {
     "scenario-clock": {"task": "scenarios.clock_tick", "schedule": 1.0},
     "graph-reconcile": {"task": "relationships.graph_reconcile", "schedule": 30.0},
-    "events-prune": {"task": "observatory.events_prune", "schedule": 3600.0},
+    "events-prune": {"task": "eventlog.events_prune", "schedule": 3600.0},
 }
 
 # Cache: throttle and login-attempt counters. Redis (atomic INCR, shared by every process)
@@ -187,7 +190,7 @@ CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "ecosystem_project.cache.SharedPoolRedisCache",
+            "BACKEND": "core.cache.SharedPoolRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="ecosystem"),
             "TIMEOUT": 300,
@@ -244,7 +247,7 @@ DIALOGUE_TIMEOUT_SECONDS = env.float("DIALOGUE_TIMEOUT_SECONDS", default=5.0)
 # --- REST ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "ecosystem_project.authentication.JWTAuthentication",
+        "core.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -253,10 +256,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "ecosystem_project.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Views opt in with ``throttle_scope``; rates are read per request (see throttling.py).
-    "DEFAULT_THROTTLE_CLASSES": ["ecosystem_project.throttling.ScopedUserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.ScopedUserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         # per client IP + username, on POST /api/v1/auth/token
         "auth": env.str("THROTTLE_RATE_AUTH", default="60/min"),

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-RECENT_EXCHANGES = 4  # scenarios.services.scenarios.RECENT_EXCHANGES when this was written
+RECENT_EXCHANGES = 4  # scenarios.services.RECENT_EXCHANGES when this was written
 
 
 def fill_recent_speakers(apps, schema_editor):

@@ -15,10 +15,11 @@ from playwright.sync_api import expect
 
 from characters.models import Character
 from characters.services import character_create
+from interactions.models import Interaction
+from interactions.services import InteractionRefused, interaction_process
 from scenarios.demo import DEMO_CAST
-from scenarios.models import Interaction, Scenario
-from scenarios.services.interactions import InteractionRefused, interaction_process
-from scenarios.services.scenarios import scenario_create
+from scenarios.models import Scenario
+from scenarios.services import scenario_create
 from tests.e2e.conftest import PHONE
 from tests.factories import EcosystemFactory, UserFactory
 

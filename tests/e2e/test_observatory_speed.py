@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 from characters import emotion
 from characters.models import Character
 from characters.personality import BigFive
+from interactions.services import InteractionRefused, interaction_process
 from relationships.models import Relationship
-from scenarios.services.interactions import InteractionRefused, interaction_process
 from tests.factories import EcosystemFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from observatory.events import ecosystem_group_name, events_broadcast
+from eventlog.services import ecosystem_group_name, events_broadcast
 
 
 async def _receive_broadcast(layer, ecosystem_id, *, publish):

@@ -13,8 +13,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 
+from eventlog.services import events_append
 from observatory.client import ClientError, stream_events, stream_url
-from observatory.events import events_append
 from tests.conftest import token_for
 from tests.factories import EcosystemFactory
 

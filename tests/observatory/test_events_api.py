@@ -6,9 +6,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from observatory.events import events_append
-from observatory.models import Event
-from observatory.tasks import events_prune_task
+from eventlog.models import Event
+from eventlog.services import events_append
+from eventlog.tasks import events_prune_task
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,10 @@ from django.test import Client
 
 from characters.models import Character
 from characters.services import character_create
+from interactions.services import interaction_process
 from relationships.models import Relationship
 from scenarios.models import Scenario
-from scenarios.services.interactions import interaction_process
-from scenarios.services.scenarios import scenario_create
+from scenarios.services import scenario_create
 from tests.factories import EcosystemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

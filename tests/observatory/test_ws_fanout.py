@@ -15,9 +15,9 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 from websockets.asyncio.client import connect
 
+from eventlog.services import ecosystem_group_name, events_append
 from observatory import fanout
 from observatory.client import stream_url
-from observatory.events import ecosystem_group_name, events_append
 from tests.conftest import token_for
 from tests.factories import EcosystemFactory
 from tests.observatory.test_ws_stream import Observer, seqs_of, write_events

@@ -16,10 +16,10 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection, transaction
 
 from ecosystem_project.asgi import application
+from eventlog.models import Event
+from eventlog.services import ecosystem_group_name, events_append, events_prune
 from observatory import consumers
-from observatory import events as event_log
-from observatory.events import ecosystem_group_name, events_append, events_prune
-from observatory.models import Event
+from eventlog import services as event_log
 from tests.conftest import token_for
 from tests.factories import EcosystemFactory
 

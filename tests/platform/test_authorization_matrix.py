@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from scenarios.services.scenarios import scenario_create
+from scenarios.services import scenario_create
 from tests.conftest import client_for
 from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
 

@@ -1,4 +1,4 @@
-"""ecosystem_project.db: the hot path's hand-written statements read, insert and write what
+"""core.db: the hot path's hand-written statements read, insert and write what
 the ORM would, and lock what they say they lock."""
 
 import psycopg
@@ -7,11 +7,11 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from characters.models import Character
-from ecosystem_project.db import rows_insert, rows_select, rows_update
-from observatory.events import events_append
-from observatory.models import Event
+from core.db import rows_insert, rows_select, rows_update
+from eventlog.models import Event
+from eventlog.services import events_append
+from interactions.models import Interaction
 from relationships.models import Relationship
-from scenarios.models import Interaction
 from tests.factories import CharacterFactory
 
 pytestmark = pytest.mark.django_db

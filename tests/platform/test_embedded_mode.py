@@ -27,11 +27,12 @@ call_command("migrate", verbosity=0, interactive=False)
 call_command("seed_demo", verbosity=0)
 
 from characters.models import Character
-from observatory.models import Event
+from eventlog.models import Event
 from relationships.models import Relationship
-from scenarios.models import Interaction, Scenario
-from scenarios.services.interactions import interaction_process
-from scenarios.services.scenarios import clock_tick
+from interactions.models import Interaction
+from scenarios.models import Scenario
+from interactions.services import interaction_process
+from scenarios.services import clock_tick
 
 first, second = Character.objects.order_by("name")[:2]
 result = interaction_process(

@@ -11,7 +11,7 @@ import redis
 from django.conf import settings as django_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from ecosystem_project import metrics
+from core import metrics
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +191,7 @@ def test_a_scenario_turn_shows_in_the_metrics_with_its_lateness(
     from django.utils import timezone
 
     from scenarios.models import Scenario
-    from scenarios.services.scenarios import clock_tick
+    from scenarios.services import clock_tick
 
     created = api.post(
         f"/api/v1/ecosystem/{ecosystem.pk}/scenario",
@@ -233,7 +233,7 @@ def test_multiprocess_mode_sums_every_process_and_keeps_ws_per_pid(tmp_path):
     }
     work = (
         "import django; django.setup()\n"
-        "from ecosystem_project import metrics\n"
+        "from core import metrics\n"
         "metrics.scenario_turn_played(0.2); metrics.events_written(5)\n"
         "metrics.ws_connection_opened()\n"
     )

@@ -236,7 +236,7 @@ def test_reads_are_not_counted_against_a_write_scope(settings, api, ecosystem):
 
 
 def test_client_ip_trusts_only_the_configured_number_of_proxies(rf, settings):
-    from ecosystem_project.throttling import client_ip
+    from core.throttling import client_ip
 
     request = rf.get("/", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5")
     assert client_ip(request) == "10.9.9.9"
@@ -247,7 +247,7 @@ def test_client_ip_trusts_only_the_configured_number_of_proxies(rf, settings):
 def test_an_invalid_rate_is_a_configuration_error():
     from django.core.exceptions import ImproperlyConfigured
 
-    from ecosystem_project.throttling import parse_rate
+    from core.throttling import parse_rate
 
     assert parse_rate("6000/min") == (6000, 60)
     assert parse_rate("5/s") == (5, 1)

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from relationships.graph import graph_sync_pending
-from relationships.graph_queries import (
+from observatory.graph_queries import (
     GraphEdge,
     graph_influence,
     graph_network,
@@ -19,6 +18,7 @@ from relationships.graph_queries import (
     strength_weighted_pagerank,
     strongest_trust_path,
 )
+from relationships.graph import graph_sync_pending
 from tests.factories import CharacterFactory, EcosystemFactory
 
 from .conftest import relationship_make

@@ -20,6 +20,7 @@ from neomodel import db
 from rest_framework.test import APIClient
 
 from characters.models import Character
+from interactions.services import interaction_process
 from relationships.graph import (
     _payload,
     _write_batch,
@@ -30,7 +31,6 @@ from relationships.graph import (
 )
 from relationships.models import Relationship
 from relationships.tasks import graph_reconcile
-from scenarios.services.interactions import interaction_process
 from tests.factories import CharacterFactory, EcosystemFactory
 
 from .conftest import (

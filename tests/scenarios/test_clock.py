@@ -10,9 +10,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from observatory.models import Event
-from scenarios.models import Interaction, Scenario
-from scenarios.services.scenarios import (
+from eventlog.models import Event
+from interactions.models import Interaction
+from scenarios.models import Scenario
+from scenarios.services import (
     clock_run,
     clock_tick,
     scenario_create,

@@ -15,10 +15,11 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from characters.models import Character
-from observatory.models import Event
+from eventlog.models import Event
+from interactions.models import Interaction
 from relationships.models import Relationship
-from scenarios.models import Interaction, Scenario, UserMessage
-from scenarios.services.scenarios import (
+from scenarios.models import Scenario, UserMessage
+from scenarios.services import (
     scenario_create,
     scenario_mode_set,
     scenario_pause,

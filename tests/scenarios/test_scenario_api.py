@@ -6,9 +6,9 @@ import uuid
 import pytest
 
 from characters.models import Character
-from observatory.models import Event
+from eventlog.models import Event
 from scenarios.models import Scenario, UserMessage
-from scenarios.services.scenarios import scenario_play_turn
+from scenarios.services import scenario_play_turn
 from tests.factories import CharacterFactory, EcosystemFactory
 
 pytestmark = pytest.mark.django_db

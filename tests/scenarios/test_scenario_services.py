@@ -8,12 +8,13 @@ import pytest
 from django.utils import timezone
 
 from characters.models import Character
-from ecosystem_project.errors import ApplicationError, ConflictError
-from observatory.models import Event
+from core.errors import ApplicationError, ConflictError
+from eventlog.models import Event
+from interactions.models import Interaction
 from relationships.models import Relationship
 from scenarios import director
-from scenarios.models import Interaction, Scenario, UserMessage
-from scenarios.services.scenarios import (
+from scenarios.models import Scenario, UserMessage
+from scenarios.services import (
     scenario_create,
     scenario_end,
     scenario_mode_set,

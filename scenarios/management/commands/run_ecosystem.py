@@ -15,7 +15,7 @@ CLOCK_PERIOD_SECONDS = 1.0
 
 
 async def clock_loop() -> None:
-    from scenarios.services.scenarios import clock_tick
+    from scenarios.services import clock_tick
 
     while True:
         try:
@@ -42,9 +42,12 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
+        from channels.routing import get_default_application
         from twisted.internet import reactor
 
-        from ecosystem_project.asgi import application
+        # settings.ASGI_APPLICATION (the project's root), named by setting, not imported:
+        # apps sit below the project in the layers.
+        application = get_default_application()
 
         clock = options["clock"] == "on" or (options["clock"] == "auto" and not settings.REDIS_URL)
         if clock:

@@ -1,0 +1,225 @@
+"""The event log and its broadcast.
+
+Events are written inside the caller's transaction with the next ``seq`` of their ecosystem
+(taken under the ecosystem row's lock, so commit order equals ``seq`` order), and published to
+the ecosystem's channel group after commit. The log, not the channel layer, is the source of
+truth: an observer that misses a broadcast fills the gap from the database.
+"""
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import BaseChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from characters.models import Ecosystem
+from core import metrics
+
+from .models import Event
+
+logger = logging.getLogger(__name__)
+
+EventSpec = tuple[str, dict[str, Any]]
+
+
+def ecosystem_group_name(ecosystem_id: uuid.UUID | str) -> str:
+    """The channel-layer group of one ecosystem's observers: ``ecosystem.<uuid-hex>``."""
+    return f"ecosystem.{uuid.UUID(str(ecosystem_id)).hex}"
+
+
+def _allocate_seqs(*, ecosystem_id: uuid.UUID, count: int) -> int:
+    """Advance the ecosystem's counter by ``count`` and return the new last seq.
+
+    The UPDATE takes the row lock and holds it until the surrounding transaction commits, so
+    two writers on one ecosystem get disjoint ranges and commit in ``seq`` order.
+    """
+    table = Ecosystem._meta.db_table
+    pk = Ecosystem._meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq",  # noqa: S608
+            [count, pk.get_db_prep_value(ecosystem_id, connection)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Ecosystem.DoesNotExist(f"Ecosystem {ecosystem_id} does not exist.")
+    return int(row[0])
+
+
+# PostgreSQL: the counter's UPDATE and the rows' INSERT in one statement (one round trip,
+# no ORM bulk_create on the hot path); the UPDATE still holds the ecosystem row's lock
+# until commit. Rows are numbered in the order given. The rows are a VALUES list (one
+# statement text per count of events) rather than arrays, whose dumping costs more.
+_APPEND_SQL = f"""
+WITH counter AS (
+    UPDATE {Ecosystem._meta.db_table} SET last_seq = last_seq + %s WHERE id = %s
+    RETURNING last_seq
+)
+INSERT INTO {Event._meta.db_table} (ecosystem_id, seq, type, payload, created)
+SELECT %s, counter.last_seq - %s + item.position, item.type, item.payload, %s
+FROM counter, (VALUES {{rows}}) AS item (type, payload, position)
+RETURNING id, seq
+"""  # noqa: S608 (table names from the models)
+
+
+@lru_cache(maxsize=16)
+def _append_sql(count: int) -> str:
+    rows = ", ".join(f"(%s, %s::jsonb, {position})" for position in range(1, count + 1))
+    return _APPEND_SQL.format(rows=rows)
+
+
+def _numbered(
+    *, ecosystem_id: uuid.UUID, events: Sequence[EventSpec], first_seq: int, now: datetime
+) -> list[Event]:
+    return [
+        Event(
+            ecosystem_id=ecosystem_id,
+            seq=first_seq + offset,
+            type=event_type,
+            payload=payload,
+            created=now,
+        )
+        for offset, (event_type, payload) in enumerate(events)
+    ]
+
+
+def _insert_numbered(
+    *, ecosystem_id: uuid.UUID, events: Sequence[EventSpec], now: datetime
+) -> list[Event]:
+    """Give ``events`` the ecosystem's next seqs and insert them."""
+    if connection.vendor != "postgresql":
+        last_seq = _allocate_seqs(ecosystem_id=ecosystem_id, count=len(events))
+        return Event.objects.bulk_create(
+            _numbered(
+                ecosystem_id=ecosystem_id,
+                events=events,
+                first_seq=last_seq - len(events) + 1,
+                now=now,
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _append_sql(len(events)),
+            [
+                len(events),
+                ecosystem_id,
+                ecosystem_id,
+                len(events),
+                now,
+                *(
+                    value
+                    for event_type, payload in events
+                    for value in (event_type, json.dumps(payload))
+                ),
+            ],
+        )
+        ids_by_seq = {seq: pk for pk, seq in cursor.fetchall()}
+    if not ids_by_seq:
+        raise Ecosystem.DoesNotExist(f"Ecosystem {ecosystem_id} does not exist.")
+    rows = _numbered(ecosystem_id=ecosystem_id, events=events, first_seq=min(ids_by_seq), now=now)
+    for row in rows:
+        row.pk = ids_by_seq[row.seq]
+    return rows
+
+
+def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> list[Event]:
+    """Write events in the current transaction; broadcast them once it commits."""
+    if not events:
+        return []
+    if not connection.in_atomic_block:
+        raise RuntimeError("events_append must run inside transaction.atomic()")
+    rows = _insert_numbered(ecosystem_id=ecosystem_id, events=events, now=timezone.now())
+    envelopes = [row.envelope() for row in rows]
+    transaction.on_commit(lambda: metrics.events_written(len(rows)))
+    transaction.on_commit(lambda: events_broadcast(ecosystem_id=ecosystem_id, envelopes=envelopes))
+    return rows
+
+
+def events_broadcast(*, ecosystem_id: uuid.UUID | str, envelopes: list[dict[str, Any]]) -> None:
+    """Publish committed events to the ecosystem's observers. A failure here loses nothing:
+    observers resume from the log."""
+    channel_layer = get_channel_layer()
+    if channel_layer is None or not envelopes:
+        return
+    message = {"type": "event.publish", "events": envelopes}
+    try:
+        _group_publisher(channel_layer)(ecosystem_group_name(ecosystem_id), message)
+        metrics.events_broadcast(len(envelopes))
+    except (RedisError, OSError) as error:
+        logger.warning("Broadcast of events %s.. failed: %s", envelopes[0]["seq"], error)
+
+
+GroupPublisher = Callable[[str, dict[str, Any]], None]
+_publishers: dict[int, tuple[BaseChannelLayer, GroupPublisher]] = {}
+
+
+def _group_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher:
+    """``group_send`` for synchronous callers (views, Celery tasks, the clock), one per layer.
+
+    The pub/sub layer keeps its Redis connections per event loop, so ``async_to_sync`` from a
+    worker with no loop of its own opens (and closes) a connection on every call: ~5 ms a
+    broadcast. For that layer we publish the same bytes to the same Redis channel through a
+    pooled synchronous client instead (``test_sync_publish_reaches_the_layers_subscribers``
+    holds us to the layer's naming); any other layer goes through ``group_send``.
+    """
+    cached = _publishers.get(id(channel_layer))
+    if cached is not None and cached[0] is channel_layer:
+        return cached[1]
+    publisher = _pubsub_publisher(channel_layer) or async_to_sync(channel_layer.group_send)
+    _publishers[id(channel_layer)] = (channel_layer, publisher)
+    return publisher
+
+
+def _pubsub_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher | None:
+    if not isinstance(channel_layer, RedisPubSubChannelLayer):
+        return None
+    hosts = channel_layer._kwargs.get("hosts") or (channel_layer._args[:1] or [None])[0]
+    if not hosts or len(hosts) != 1 or not isinstance(hosts[0], str):
+        return None  # sharded or dict-configured hosts: leave the routing to the layer
+    prefix = channel_layer._kwargs.get("prefix", "asgi")
+    client = redis.Redis.from_url(hosts[0])
+
+    def publish(group: str, message: dict[str, Any]) -> None:
+        client.publish(f"{prefix}__group__{group}", channel_layer.serialize(message))
+
+    return publish
+
+
+def events_since(*, ecosystem_id: uuid.UUID | str, since: int, limit: int = 500) -> list[Event]:
+    return list(
+        Event.objects.filter(ecosystem_id=ecosystem_id, seq__gt=since).order_by("seq")[:limit]
+    )
+
+
+def events_oldest_retained_seq(*, ecosystem_id: uuid.UUID | str) -> int | None:
+    return (
+        Event.objects.filter(ecosystem_id=ecosystem_id)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+
+
+def events_prune(*, older_than: timedelta | None = None) -> int:
+    """Delete events past retention (``EVENT_RETENTION_DAYS``); returns how many."""
+    if older_than is None:
+        older_than = timedelta(days=settings.EVENT_RETENTION_DAYS)
+    horizon = timezone.now() - older_than
+    deleted, _ = Event.objects.filter(created__lt=horizon).delete()
+    return deleted
+
+
+def envelopes_of(rows: Iterable[Event]) -> list[dict[str, Any]]:
+    return [row.envelope() for row in rows]

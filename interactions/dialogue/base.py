@@ -1,0 +1,94 @@
+"""The dialogue contract: who is talking to whom, in what situation, and the backend protocol.
+
+Nothing here touches Django or the database; the interaction service builds a
+``DialogueContext`` from its rows and asks a backend for a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from characters.emotion import PAD
+from characters.personality import BigFive
+from relationships.dynamics import RelationshipState
+
+DEFAULT_BACKEND = "template"
+BACKEND_NAMES = ("template", "openai")
+
+
+@dataclass(frozen=True)
+class Speaker:
+    id: str
+    name: str
+    bio: str
+    personality: BigFive
+    emotion: PAD
+    energy: float
+
+
+@dataclass(frozen=True)
+class DialogueContext:
+    """Everything a backend may use to write the speaker's next line.
+
+    ``relationship`` is how the speaker regards the listener. ``utterance`` is what the
+    listener just said to the speaker, or None when the speaker opens the exchange.
+    ``recent`` holds the last exchanges of the conversation as ``(speaker_name, text)``,
+    oldest first.
+    """
+
+    speaker: Speaker
+    listener: Speaker
+    interaction_type: str
+    relationship: RelationshipState
+    utterance: str | None
+    setting: str = ""
+    mood: str = ""
+    objectives: tuple[str, ...] = ()
+    recent: tuple[tuple[str, str], ...] = ()
+    seed: int = 0
+
+
+class DialogueBackend(Protocol):
+    name: str
+
+    def reply(self, ctx: DialogueContext) -> str:
+        """The speaker's answer to ``ctx.utterance``."""
+        ...
+
+    def opening(self, ctx: DialogueContext) -> str:
+        """The speaker's first line of an interaction of ``ctx.interaction_type``."""
+        ...
+
+
+def get_backend(name: str = DEFAULT_BACKEND, **options: Any) -> DialogueBackend:
+    """Build the backend called ``name`` ("template" or "openai"; blank means "template").
+
+    The caller passes every setting it has; each backend takes what it needs, so the
+    Django side can call ``get_backend(settings.DIALOGUE_BACKEND, base_url=..., model=...,
+    api_key=..., timeout=...)`` whatever the backend. "openai" needs ``base_url`` and
+    ``model``; it falls back to the template backend whenever the server fails.
+    """
+    backend_name = (name or DEFAULT_BACKEND).strip().lower()
+    if backend_name == "template":
+        from interactions.dialogue.template import TemplateBackend
+
+        return TemplateBackend()
+    if backend_name == "openai":
+        from interactions.dialogue.openai_compat import OpenAICompatBackend
+
+        base_url = options.get("base_url")
+        model = options.get("model")
+        if not base_url or not model:
+            raise ValueError("the openai dialogue backend needs base_url and model")
+        timeout = options.get("timeout")
+        return OpenAICompatBackend(
+            base_url=str(base_url),
+            model=str(model),
+            api_key=options.get("api_key") or None,
+            timeout=float(timeout) if timeout is not None else 5.0,
+            client=options.get("client"),
+        )
+    raise ValueError(
+        f"unknown dialogue backend {name!r}; expected one of {', '.join(BACKEND_NAMES)}"
+    )

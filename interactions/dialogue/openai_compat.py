@@ -1,0 +1,284 @@
+"""Dialogue from any server that speaks OpenAI's chat-completions API.
+
+Ollama (``http://127.0.0.1:11434/v1``), llama.cpp's server, vLLM, LM Studio or OpenAI itself:
+one POST to ``{base_url}/chat/completions`` per line. The character's persona, feelings,
+relationship and the scenario go into the system prompt; the recent conversation follows as
+user/assistant turns. Whatever goes wrong (timeout, refused connection, an error status,
+a body that is not the expected JSON, an empty answer) is logged and the fallback backend
+(the template generator) speaks instead, so an interaction never fails because of the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from characters.emotion import label as emotion_label
+from characters.personality import BigFive
+from interactions.dialogue.base import DialogueBackend, DialogueContext
+from interactions.dialogue.template import TemplateBackend
+from relationships.dynamics import relationship_label
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+MAX_TOKENS = 120
+TEMPERATURE = 0.8
+MAX_SENTENCES = 2
+MAX_REPLY_CHARS = 500
+# Enough context to stay on topic; short enough that a small local model answers fast.
+MAX_RECENT_TURNS = 8
+
+# The failures a flaky or misconfigured server produces. Anything else is a bug here and
+# should surface, not be papered over by the fallback.
+BACKEND_ERRORS: tuple[type[Exception], ...] = (
+    httpx.HTTPError,  # timeouts, refused connections, non-2xx (raise_for_status)
+    httpx.InvalidURL,
+    ValueError,  # malformed JSON (json.JSONDecodeError), empty content
+    KeyError,
+    IndexError,
+    TypeError,  # a body of the wrong shape ("choices": null, content not a string)
+)
+
+_TRAIT_WORDS: dict[str, tuple[str, str, str]] = {
+    # trait: (low, middle, high)
+    "openness": (
+        "practical and conventional",
+        "open to new ideas within reason",
+        "curious, imaginative and full of ideas",
+    ),
+    "conscientiousness": (
+        "spontaneous and careless with details",
+        "reasonably organised",
+        "organised, careful and dependable",
+    ),
+    "extraversion": (
+        "reserved and quiet, a person of few words",
+        "neither shy nor loud",
+        "outgoing, talkative and energetic",
+    ),
+    "agreeableness": (
+        "blunt, critical and competitive",
+        "polite but no pushover",
+        "warm, kind and eager to cooperate",
+    ),
+    "neuroticism": (
+        "calm and emotionally steady",
+        "usually even-tempered",
+        "anxious, moody and easily upset",
+    ),
+}
+TRAIT_LOW = 0.35
+TRAIT_HIGH = 0.65
+
+_INTERACTION_WORDS = {
+    "greeting": "a greeting: you are saying hello",
+    "chat": "a casual chat",
+    "conflict": "a conflict: you disagree and tempers may rise",
+    "collaboration": "a collaboration: you are working together on something",
+}
+
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_STAGE_DIRECTION = re.compile(r"\*[^*]{1,200}\*|\([^)]{1,200}\)(?=\s|$)")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+
+
+def describe_personality(personality: BigFive) -> str:
+    """The Big Five in words, one phrase per trait, for a prompt."""
+    phrases = []
+    for trait, (low, middle, high) in _TRAIT_WORDS.items():
+        value = getattr(personality, trait)
+        phrases.append(low if value <= TRAIT_LOW else high if value >= TRAIT_HIGH else middle)
+    return "; ".join(phrases)
+
+
+def _energy_words(energy: float) -> str:
+    if energy < 0.25:
+        return "exhausted"
+    if energy < 0.5:
+        return "a little tired"
+    if energy < 0.8:
+        return "fairly rested"
+    return "full of energy"
+
+
+def system_prompt(ctx: DialogueContext) -> str:
+    """The persona, state, relationship and scenario, as the model's standing instructions."""
+    speaker, listener, relationship = ctx.speaker, ctx.listener, ctx.relationship
+    relation = relationship_label(
+        relationship.strength, relationship.trust, relationship.interaction_count
+    )
+    lines = [
+        f"You are {speaker.name}, a character in a small living world of characters who "
+        f"talk to each other. Stay in character and speak only as {speaker.name}.",
+    ]
+    if speaker.bio.strip():
+        lines.append(f"About you: {speaker.bio.strip()}")
+    lines.append(f"Your personality: {describe_personality(speaker.personality)}.")
+    lines.append(
+        f"Right now you feel {emotion_label(speaker.emotion)}, and you are "
+        f"{_energy_words(speaker.energy)}."
+    )
+    history = (
+        "you have never spoken before"
+        if relationship.interaction_count <= 0
+        else f"you have spoken {relationship.interaction_count} times"
+    )
+    lines.append(
+        f"You are talking to {listener.name}. To you, {listener.name} is: {relation} "
+        f"(regard {relationship.strength:+.2f} on a scale from -1 hostile to +1 devoted, "
+        f"trust {relationship.trust:.2f} from 0 to 1; {history})."
+    )
+    lines.append(
+        f"This exchange is {_INTERACTION_WORDS.get(ctx.interaction_type, ctx.interaction_type)}."
+    )
+    if ctx.setting.strip():
+        lines.append(f"Setting: {ctx.setting.strip()}")
+    if ctx.mood.strip():
+        lines.append(f"Mood of the scene: {ctx.mood.strip()}")
+    objectives = [objective.strip() for objective in ctx.objectives if objective.strip()]
+    if objectives:
+        lines.append("Objectives of the scene: " + "; ".join(objectives) + ".")
+    lines.append(
+        "Answer with one or two short sentences of spoken dialogue in plain English: no "
+        "narration, no stage directions, no quotation marks, no name in front."
+    )
+    return "\n".join(lines)
+
+
+def build_messages(ctx: DialogueContext) -> list[dict[str, str]]:
+    """System prompt, the recent conversation, then the line to answer (or to open)."""
+    messages = [{"role": "system", "content": system_prompt(ctx)}]
+    recent = list(ctx.recent[-MAX_RECENT_TURNS:])
+    if ctx.utterance is not None and recent and recent[-1] == (ctx.listener.name, ctx.utterance):
+        recent.pop()  # the caller already counted the utterance as an exchange
+    for name, text in recent:
+        if name == ctx.speaker.name:
+            messages.append({"role": "assistant", "content": text})
+        else:
+            messages.append({"role": "user", "content": f"{name}: {text}"})
+    if ctx.utterance is not None:
+        messages.append({"role": "user", "content": f"{ctx.listener.name}: {ctx.utterance}"})
+    else:
+        messages.append(
+            {
+                "role": "user",
+                "content": (
+                    f"({ctx.listener.name} is here. Open a "
+                    f"{ctx.interaction_type} with {ctx.listener.name}, addressing them "
+                    "by name.)"
+                ),
+            }
+        )
+    return messages
+
+
+def clean_reply(content: str, speaker_name: str) -> str:
+    """The spoken line out of a model's answer: one or two sentences, at most 500 chars.
+
+    Drops reasoning blocks (``<think>...</think>``), stage directions, a leading
+    "Name:" and wrapping quotes; returns "" when nothing is left.
+    """
+    text = _THINK_BLOCK.sub(" ", content)
+    text = _STAGE_DIRECTION.sub(" ", text)
+    text = " ".join(text.split())
+    for prefix in (f"{speaker_name}:", f"**{speaker_name}:**", f"{speaker_name} says:"):
+        if text.lower().startswith(prefix.lower()):
+            text = text[len(prefix) :].strip()
+    if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()
+    sentences = _SENTENCE_SPLIT.split(text)
+    text = " ".join(sentences[:MAX_SENTENCES]).strip().strip(_QUOTES).strip()
+    if len(text) > MAX_REPLY_CHARS:
+        cut = text[: MAX_REPLY_CHARS - 1]
+        cut = cut[: cut.rfind(" ")] if " " in cut else cut
+        text = cut.rstrip(",;:- ") + "…"
+    return text
+
+
+class OpenAICompatBackend:
+    """Chat-completions dialogue with a timeout and a fallback backend.
+
+    ``client`` is for tests (an ``httpx.Client`` over a ``MockTransport``) or for sharing a
+    pool; without one the backend owns a client and ``close()`` releases it.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        fallback: DialogueBackend | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key or None
+        self.timeout = timeout
+        self.fallback: DialogueBackend = fallback if fallback is not None else TemplateBackend()
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.Client(timeout=timeout)
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def reply(self, ctx: DialogueContext) -> str:
+        if ctx.utterance is None:
+            return self.opening(ctx)
+        return self._complete(ctx, self.fallback.reply)
+
+    def opening(self, ctx: DialogueContext) -> str:
+        return self._complete(ctx, self.fallback.opening)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def request_body(self, ctx: DialogueContext) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": build_messages(ctx),
+            "max_tokens": MAX_TOKENS,
+            "temperature": TEMPERATURE,
+            "stream": False,
+        }
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def _complete(self, ctx: DialogueContext, fallback: Callable[[DialogueContext], str]) -> str:
+        try:
+            response = self._client.post(
+                self.url, json=self.request_body(ctx), headers=self._headers(), timeout=self.timeout
+            )
+            response.raise_for_status()
+            content = response.json()["choices"][0]["message"]["content"]
+            if not isinstance(content, str):
+                raise TypeError(f"message content is {type(content).__name__}, not a string")
+            text = clean_reply(content, ctx.speaker.name)
+            if not text:
+                raise ValueError("the model returned an empty reply")
+        except BACKEND_ERRORS as error:
+            logger.warning(
+                "Dialogue backend %r at %s failed for %s (%s: %s); using the %s backend.",
+                self.model,
+                self.url,
+                ctx.speaker.name,
+                type(error).__name__,
+                error,
+                self.fallback.name,
+            )
+            return fallback(ctx)
+        return text

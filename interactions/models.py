@@ -1,0 +1,56 @@
+import uuid
+
+from django.db import models
+
+from characters.models import Character, Ecosystem
+
+
+class Interaction(models.Model):
+    class Type(models.TextChoices):
+        GREETING = "greeting"
+        CHAT = "chat"
+        CONFLICT = "conflict"
+        COLLABORATION = "collaboration"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ecosystem = models.ForeignKey(Ecosystem, on_delete=models.CASCADE, related_name="interactions")
+    scenario = models.ForeignKey(
+        "scenarios.Scenario",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="interactions",
+    )
+    # The scenario turn this interaction played (null outside scenarios); unique per scenario
+    # so a turn plays once even if the clock task runs twice.
+    turn = models.PositiveIntegerField(null=True, blank=True)
+    initiator = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Character, on_delete=models.CASCADE, related_name="+")
+    interaction_type = models.CharField(max_length=16, choices=Type.choices)
+    content = models.TextField()
+    response = models.TextField()
+    content_sentiment = models.FloatField()
+    response_sentiment = models.FloatField()
+    relationship_change = models.JSONField(default=dict)
+    emotional_states = models.JSONField(default=dict)
+    user_message = models.ForeignKey(
+        "scenarios.UserMessage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    latency_ms = models.FloatField(default=0.0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table and index names it had when it lived in the scenarios app.
+        db_table = "scenarios_interaction"
+        ordering = ("-created",)
+        indexes = [
+            models.Index(fields=("ecosystem", "-created"), name="scenarios_i_ecosyst_b2466f_idx"),
+            models.Index(fields=("initiator", "-created"), name="scenarios_i_initiat_4db328_idx"),
+            models.Index(fields=("target", "-created"), name="scenarios_i_target__25bc89_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=("scenario", "turn"), name="interaction_one_per_turn"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.interaction_type} {self.initiator_id} -> {self.target_id}"

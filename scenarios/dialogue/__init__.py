@@ -1,5 +1,0 @@
-"""Dialogue backends: what a character says. See ``docs/dialogue.md``."""
-
-from scenarios.dialogue.base import DialogueBackend, DialogueContext, Speaker, get_backend
-
-__all__ = ["DialogueBackend", "DialogueContext", "Speaker", "get_backend"]

@@ -1,0 +1,736 @@
+"""Scenarios: create, pause, resume, end, a person's message, and the clock that plays turns.
+
+A turn is idempotent. ``Scenario.turn`` is the number of the last turn played; turn ``n``
+plays only while the scenario row is locked and still reads ``turn == n - 1``, and the
+Interaction it writes is unique per ``(scenario, turn)``. The turn's Interaction, the
+scenario's new ``turn`` and ``next_tick_at`` commit together, so a worker that dies
+mid-turn leaves nothing behind and the next tick plays the same turn number again; two
+workers never both play it (the second skips the locked row, or waits and then finds the
+turn already played). See docs/scenarios.md.
+"""
+
+import logging
+import math
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Exists, Min, OuterRef
+from django.utils import timezone
+
+from characters.emotion import PAD
+from characters.models import Character, Ecosystem
+from characters.personality import BigFive
+from characters.services import character_bring_up_to_date, character_emotion
+from core import metrics
+from core.errors import ApplicationError, ConflictError, NotFoundError
+from eventlog.services import events_append
+from interactions.dialogue.base import DialogueContext, Speaker
+from interactions.models import Interaction
+from interactions.services import (
+    InteractionRefused,
+    character_speaker,
+    dialogue_backend,
+    interaction_process_locked,
+)
+from relationships.dynamics import RelationshipState
+from relationships.models import Relationship
+
+from . import director
+from .models import Scenario, UserMessage
+from .selectors import scenario_duration_seconds, scenario_elapsed_seconds
+
+logger = logging.getLogger(__name__)
+
+MIN_PARTICIPANTS = 2
+MAX_PARTICIPANTS = 20
+MIN_TICK_SECONDS = 1.0
+MAX_TICK_SECONDS = 3600.0
+MIN_DURATION_MINUTES = 1
+MAX_DURATION_MINUTES = 7 * 24 * 60  # a week: longer is a typo, not a scenario
+MAX_OBJECTIVES = 10
+MAX_OBJECTIVE_LENGTH = 300
+MAX_USER_MESSAGE_LENGTH = 2000
+SEED_MAX = 2**31 - 1
+
+# The clock claims at most this many due scenarios per tick (each in its own short
+# transaction); the rest wait for the next tick, oldest due first, so none starves.
+CLOCK_BATCH_LIMIT = 200
+# clock_run: the longest sleep between passes (a new scenario is noticed within it) and the
+# shortest (while another claimer holds an overdue scenario).
+CLOCK_MAX_IDLE_SECONDS = 0.5
+CLOCK_MIN_SLEEP_SECONDS = 0.01
+# How many of the latest exchanges the director sees (to keep anyone from hogging the floor).
+RECENT_EXCHANGES = 4
+# The mood arc splits the scenario's turns into at most this many equal segments.
+MOOD_ARC_SEGMENTS = 5
+# The voice a person's message carries when a character answers it.
+PERSON_NAME = "a visitor"
+PERSON_PERSONALITY = BigFive(
+    openness=0.5, conscientiousness=0.5, extraversion=0.5, agreeableness=0.5, neuroticism=0.5
+)
+
+
+def _ended_conflict(scenario: Scenario) -> ConflictError:
+    return ConflictError(
+        f"Scenario '{scenario.title}' has ended; it cannot change any more.",
+        code="scenario_ended",
+    )
+
+
+def _invalid(field: str, message: str) -> ApplicationError:
+    return ApplicationError(
+        f"{field}: {message}", code="invalid", extra={"errors": {field: [message]}}
+    )
+
+
+def _lock(*, scenario_id: uuid.UUID) -> Scenario:
+    try:
+        return Scenario.objects.select_for_update().get(pk=scenario_id)
+    except Scenario.DoesNotExist:
+        raise NotFoundError(f"Scenario {scenario_id} was not found.") from None
+
+
+def _participant_state(character: Character) -> dict[str, Any]:
+    return {
+        "id": str(character.pk),
+        "name": character.name,
+        "emotion": character.emotion,
+        "energy": round(character.energy, 4),
+        "status": character.status,
+    }
+
+
+def _scenario_ref(scenario: Scenario) -> dict[str, Any]:
+    return {"scenario_id": str(scenario.pk), "title": scenario.title, "turn": scenario.turn}
+
+
+# --- Lifecycle --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def scenario_create(
+    *,
+    ecosystem: Ecosystem,
+    participants: Sequence[Character],
+    title: str,
+    setting: str = "",
+    mood: str = "",
+    objectives: Sequence[str] = (),
+    duration_minutes: int = 10,
+    tick_seconds: float = 5.0,
+    seed: int | None = None,
+    mode: str = Scenario.Mode.OBSERVER,
+    now: datetime | None = None,
+) -> Scenario:
+    """Create a scenario and start it: active now, first turn one tick from now.
+
+    Raises ApplicationError (400) naming the argument for fewer than two distinct
+    participants, a participant of another ecosystem or archived, or a duration / tick out
+    of range. Writes ``scenario_started``.
+    """
+    distinct = {character.pk: character for character in participants}
+    if len(distinct) < MIN_PARTICIPANTS:
+        raise _invalid("participants", "A scenario needs at least two different characters.")
+    if len(distinct) > MAX_PARTICIPANTS:
+        raise _invalid("participants", f"At most {MAX_PARTICIPANTS} characters.")
+    if any(character.ecosystem_id != ecosystem.pk for character in distinct.values()):
+        raise _invalid("participants", "Every character must belong to this ecosystem.")
+    if any(c.status == Character.Status.ARCHIVED for c in distinct.values()):
+        raise _invalid("participants", "Archived characters cannot take part.")
+    if not MIN_DURATION_MINUTES <= duration_minutes <= MAX_DURATION_MINUTES:
+        raise _invalid(
+            "duration_minutes",
+            f"Must be between {MIN_DURATION_MINUTES} and {MAX_DURATION_MINUTES} minutes.",
+        )
+    if not (MIN_TICK_SECONDS <= tick_seconds <= MAX_TICK_SECONDS) or math.isnan(tick_seconds):
+        raise _invalid(
+            "tick_seconds", f"Must be between {MIN_TICK_SECONDS:g} and {MAX_TICK_SECONDS:g} s."
+        )
+    if len(objectives) > MAX_OBJECTIVES:
+        raise _invalid("objectives", f"At most {MAX_OBJECTIVES} objectives.")
+    if mode not in Scenario.Mode.values:
+        raise _invalid("mode", "Must be observer or participant.")
+    if seed is None:
+        seed = random.SystemRandom().randint(0, SEED_MAX)
+
+    now = now or timezone.now()
+    scenario = Scenario.objects.create(
+        ecosystem=ecosystem,
+        title=title,
+        setting=setting,
+        mood=mood,
+        objectives=[str(objective) for objective in objectives],
+        duration_minutes=duration_minutes,
+        tick_seconds=float(tick_seconds),
+        seed=seed,
+        mode=mode,
+        status=Scenario.Status.ACTIVE,
+        turn=0,
+        resumed_at=now,
+        next_tick_at=now + timedelta(seconds=tick_seconds),
+    )
+    cast = sorted(distinct.values(), key=lambda c: (c.name, str(c.pk)))
+    scenario.participants.set(cast)
+    events_append(
+        ecosystem_id=ecosystem.pk,
+        events=[
+            (
+                "scenario_started",
+                {
+                    **_scenario_ref(scenario),
+                    "setting": scenario.setting,
+                    "mood": scenario.mood,
+                    "objectives": scenario.objectives,
+                    "participants": [_participant_state(c) for c in cast],
+                    "duration_minutes": scenario.duration_minutes,
+                    "tick_seconds": scenario.tick_seconds,
+                    "mode": scenario.mode,
+                    "seed": scenario.seed,
+                    "start_time": scenario.started_at.isoformat(),
+                },
+            )
+        ],
+    )
+    return scenario
+
+
+@transaction.atomic
+def scenario_pause(*, scenario_id: uuid.UUID, now: datetime | None = None) -> Scenario:
+    """Stop the clock for this scenario (active time stops counting). Pausing a paused
+    scenario does nothing; an ended one raises ConflictError. Writes ``scenario_paused``."""
+    scenario = _lock(scenario_id=scenario_id)
+    if scenario.status == Scenario.Status.ENDED:
+        raise _ended_conflict(scenario)
+    if scenario.status == Scenario.Status.PAUSED:
+        return scenario
+    now = now or timezone.now()
+    scenario.active_seconds = scenario_elapsed_seconds(scenario=scenario, now=now)
+    scenario.resumed_at = None
+    scenario.status = Scenario.Status.PAUSED
+    scenario.next_tick_at = None
+    scenario.save(update_fields=["active_seconds", "resumed_at", "status", "next_tick_at"])
+    events_append(
+        ecosystem_id=scenario.ecosystem_id,
+        events=[
+            (
+                "scenario_paused",
+                {**_scenario_ref(scenario), "elapsed_seconds": round(scenario.active_seconds, 3)},
+            )
+        ],
+    )
+    return scenario
+
+
+@transaction.atomic
+def scenario_resume(*, scenario_id: uuid.UUID, now: datetime | None = None) -> Scenario:
+    """Start the clock again; the next turn plays one tick from now. Resuming an active
+    scenario does nothing; an ended one raises ConflictError. Writes ``scenario_resumed``."""
+    scenario = _lock(scenario_id=scenario_id)
+    if scenario.status == Scenario.Status.ENDED:
+        raise _ended_conflict(scenario)
+    if scenario.status == Scenario.Status.ACTIVE:
+        return scenario
+    now = now or timezone.now()
+    scenario.status = Scenario.Status.ACTIVE
+    scenario.resumed_at = now
+    scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
+    scenario.save(update_fields=["status", "resumed_at", "next_tick_at"])
+    events_append(
+        ecosystem_id=scenario.ecosystem_id,
+        events=[
+            (
+                "scenario_resumed",
+                {
+                    **_scenario_ref(scenario),
+                    "elapsed_seconds": round(scenario.active_seconds, 3),
+                    "next_tick_at": scenario.next_tick_at.isoformat(),
+                },
+            )
+        ],
+    )
+    return scenario
+
+
+@transaction.atomic
+def scenario_end(
+    *, scenario_id: uuid.UUID, reason: str = "ended_by_user", now: datetime | None = None
+) -> Scenario:
+    """End the scenario and write its summary (``Scenario.summary`` and the payload of
+    ``scenario_ended``). Ending an ended scenario raises ConflictError."""
+    scenario = _lock(scenario_id=scenario_id)
+    if scenario.status == Scenario.Status.ENDED:
+        raise _ended_conflict(scenario)
+    return _end_locked(scenario, reason=reason, now=now or timezone.now())
+
+
+def _end_locked(scenario: Scenario, *, reason: str, now: datetime) -> Scenario:
+    scenario.active_seconds = scenario_elapsed_seconds(scenario=scenario, now=now)
+    scenario.status = Scenario.Status.ENDED
+    scenario.resumed_at = None
+    scenario.next_tick_at = None
+    scenario.ended_at = now
+    scenario.summary = scenario_summary(scenario=scenario, reason=reason)
+    scenario.save(
+        update_fields=[
+            "active_seconds",
+            "status",
+            "resumed_at",
+            "next_tick_at",
+            "ended_at",
+            "summary",
+        ]
+    )
+    events_append(
+        ecosystem_id=scenario.ecosystem_id,
+        events=[
+            (
+                "scenario_ended",
+                {**_scenario_ref(scenario), "reason": reason, "summary": scenario.summary},
+            )
+        ],
+    )
+    return scenario
+
+
+@transaction.atomic
+def scenario_mode_set(*, scenario_id: uuid.UUID, mode: str) -> Scenario:
+    """Switch between watching (observer) and stepping in (participant). Setting the
+    current mode does nothing; an ended scenario raises ConflictError."""
+    if mode not in Scenario.Mode.values:
+        raise _invalid("mode", "Must be observer or participant.")
+    scenario = _lock(scenario_id=scenario_id)
+    if scenario.status == Scenario.Status.ENDED:
+        raise _ended_conflict(scenario)
+    if scenario.mode == mode:
+        return scenario
+    scenario.mode = mode
+    scenario.save(update_fields=["mode"])
+    return scenario
+
+
+@transaction.atomic
+def scenario_post_message(
+    *,
+    scenario_id: uuid.UUID,
+    author: User,
+    content: str,
+    target_character_id: uuid.UUID | None = None,
+) -> UserMessage:
+    """A person's message into a participant-mode scenario, answered on the next turn (by
+    the named character if one is named). Observer mode or an ended scenario raise
+    ConflictError; a target that does not take part raises ApplicationError (400).
+    Writes ``user_message``."""
+    scenario = _lock(scenario_id=scenario_id)
+    if scenario.status == Scenario.Status.ENDED:
+        raise _ended_conflict(scenario)
+    if scenario.mode != Scenario.Mode.PARTICIPANT:
+        raise ConflictError(
+            "The scenario is in observer mode; switch it to participant mode to step in.",
+            code="observer_mode",
+        )
+    content = content.strip()
+    if not content:
+        raise _invalid("content", "This field may not be blank.")
+    if len(content) > MAX_USER_MESSAGE_LENGTH:
+        raise _invalid("content", f"At most {MAX_USER_MESSAGE_LENGTH} characters.")
+    target: Character | None = None
+    if target_character_id is not None:
+        target = scenario.participants.filter(pk=target_character_id).first()
+        if target is None:
+            raise _invalid("target_character_id", "This character does not take part.")
+    message = UserMessage.objects.create(
+        scenario=scenario,
+        author=author,  # type: ignore[misc]  # AUTH_USER_MODEL
+        content=content,
+        target_character=target,
+    )
+    events_append(
+        ecosystem_id=scenario.ecosystem_id,
+        events=[
+            (
+                "user_message",
+                {
+                    **_scenario_ref(scenario),
+                    "message_id": str(message.pk),
+                    "author": author.get_username(),
+                    "content": content,
+                    "target_character_id": str(target.pk) if target else None,
+                    "target_name": target.name if target else None,
+                },
+            )
+        ],
+    )
+    return message
+
+
+# --- Summary ----------------------------------------------------------------------------
+
+
+def scenario_summary(*, scenario: Scenario, reason: str) -> dict[str, Any]:
+    """Turns, relationship changes per directed pair and the mood arc, from the scenario's
+    own Interactions (format: docs/scenarios.md, "Summary")."""
+    rows = list(
+        Interaction.objects.filter(scenario=scenario)
+        .order_by("turn")
+        .values_list(
+            "turn",
+            "initiator_id",
+            "target_id",
+            "interaction_type",
+            "relationship_change",
+            "emotional_states",
+            "user_message_id",
+        )
+    )
+    names = {c.pk: c.name for c in scenario.participants.all()}
+    pairs: dict[tuple[Any, Any], dict[str, Any]] = {}
+
+    def track(from_id: Any, to_id: Any, change: Mapping[str, Any]) -> None:
+        if "new_strength" not in change:
+            return
+        entry = pairs.get((from_id, to_id))
+        if entry is None:
+            entry = pairs[(from_id, to_id)] = {
+                "from": str(from_id),
+                "from_name": names.get(from_id, "?"),
+                "to": str(to_id),
+                "to_name": names.get(to_id, "?"),
+                "interactions": 0,
+                "strength_before": round(change["new_strength"] - change["strength_delta"], 4),
+                "trust_before": round(change["new_trust"] - change["trust_delta"], 4),
+            }
+        entry["interactions"] += 1
+        entry["strength_after"] = change["new_strength"]
+        entry["trust_after"] = change["new_trust"]
+
+    for _turn, initiator_id, target_id, _type, change, _states, _message in rows:
+        track(initiator_id, target_id, change or {})
+        track(target_id, initiator_id, (change or {}).get("reverse") or {})
+    relationship_changes = []
+    for entry in pairs.values():
+        entry["strength_delta"] = round(entry["strength_after"] - entry["strength_before"], 4)
+        entry["trust_delta"] = round(entry["trust_after"] - entry["trust_before"], 4)
+        relationship_changes.append(entry)
+    relationship_changes.sort(
+        key=lambda e: (-abs(e["strength_delta"]), e["from_name"], e["to_name"])
+    )
+
+    return {
+        "reason": reason,
+        "turns": len(rows),
+        "elapsed_seconds": round(scenario.active_seconds, 3),
+        "interaction_types": dict(Counter(row[3] for row in rows)),
+        "user_messages_answered": sum(1 for row in rows if row[6] is not None),
+        "speakers": {
+            names.get(speaker, "?"): count
+            for speaker, count in Counter(row[1] for row in rows).most_common()
+        },
+        "relationship_changes": relationship_changes,
+        "mood_arc": _mood_arc([(row[0], row[5]) for row in rows]),
+    }
+
+
+def _mood_arc(turn_states: Sequence[tuple[int | None, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Emotion labels after each exchange (both speakers), counted per segment of turns."""
+    if not turn_states:
+        return []
+    segment_size = math.ceil(len(turn_states) / MOOD_ARC_SEGMENTS)
+    arc = []
+    for start in range(0, len(turn_states), segment_size):
+        segment = turn_states[start : start + segment_size]
+        labels: Counter[str] = Counter(
+            state.get("label", "neutral")
+            for _turn, states in segment
+            for state in (states or {}).values()
+        )
+        arc.append(
+            {
+                "turns": [segment[0][0], segment[-1][0]],
+                "labels": dict(labels.most_common()),
+                "dominant": labels.most_common(1)[0][0] if labels else None,
+            }
+        )
+    return arc
+
+
+# --- Turns and the clock -------------------------------------------------------------------
+
+
+def _turn_seed(scenario: Scenario, turn: int) -> int:
+    return (scenario.seed * 1_000_003 + turn) % (SEED_MAX + 1)
+
+
+def _reply_to_person(
+    *,
+    scenario: Scenario,
+    answerer: Character,
+    message: UserMessage,
+    interaction_type: str,
+    seed: int,
+) -> str:
+    """The answering character's line in reply to the person's message; it opens the turn's
+    exchange, so the character it addresses hears (and answers) it."""
+    person = Speaker(
+        id=f"person-{message.author_id}",
+        name=PERSON_NAME,
+        bio="",
+        personality=PERSON_PERSONALITY,
+        emotion=PAD(pleasure=0.0, arousal=0.0, dominance=0.0),
+        energy=1.0,
+    )
+    return dialogue_backend().reply(
+        DialogueContext(
+            speaker=character_speaker(answerer),
+            listener=person,
+            interaction_type=interaction_type,
+            relationship=RelationshipState(strength=0.0, trust=0.3, interaction_count=0),
+            utterance=message.content,
+            setting=scenario.setting,
+            mood=scenario.mood,
+            objectives=tuple(scenario.objectives),
+            seed=seed,
+        )
+    )
+
+
+def _lock_cast(scenario: Scenario) -> tuple[list[Character], dict[Any, Relationship]]:
+    """The scenario's characters and the relationships among them, locked for the turn
+    (characters in primary-key order, as every interaction locks them)."""
+    cast = list(scenario.participants.select_for_update(of=("self",)).order_by("pk"))
+    ids = [character.pk for character in cast]
+    relationships = {
+        (rel.from_character_id, rel.to_character_id): rel
+        for rel in Relationship.objects.select_for_update().filter(
+            from_character__in=ids, to_character__in=ids
+        )
+    }
+    return cast, relationships
+
+
+def _plan(
+    scenario: Scenario,
+    *,
+    cast: Sequence[Character],
+    relationships: Mapping[Any, Relationship],
+    turn: int,
+    now: datetime,
+    pending: UserMessage | None,
+) -> director.TurnPlan | None:
+    cast = sorted(cast, key=lambda c: (c.name, str(c.pk)))
+    for character in cast:  # decay and recovery since the last exchange
+        character_bring_up_to_date(character=character, now=now)
+    return director.plan_turn(
+        participants=[
+            director.Participant(
+                id=str(character.pk),
+                personality=character.personality,
+                energy=character.energy,
+                active=character.status == Character.Status.ACTIVE,
+                emotion=character_emotion(character=character),
+            )
+            for character in cast
+        ],
+        relationships={
+            (str(from_id), str(to_id)): RelationshipState(
+                strength=rel.strength, trust=rel.trust, interaction_count=rel.interaction_count
+            )
+            for (from_id, to_id), rel in relationships.items()
+        },
+        recent_speakers=list(scenario.recent_speakers),
+        mood=scenario.mood,
+        objectives=list(scenario.objectives),
+        seed=scenario.seed,
+        turn=turn,
+        pending=(
+            director.PendingMessage(
+                content=pending.content,
+                target_id=str(pending.target_character_id) if pending.target_character_id else None,
+            )
+            if pending is not None
+            else None
+        ),
+    )
+
+
+def _play_locked(
+    scenario: Scenario, *, turn: int, now: datetime, may_have_messages: bool = True
+) -> bool:
+    """Play turn ``turn`` of a locked, active scenario at ``turn - 1``. True when an
+    interaction was played (``scenario.turn`` then equals ``turn``, unsaved); False when
+    nobody could talk (everyone too tired) or the engine refused: the turn is skipped and
+    its number stays free for the next tick. ``may_have_messages`` False (the clock knows)
+    skips looking for a person's unanswered message."""
+    pending = (
+        UserMessage.objects.filter(scenario=scenario, answered_at__isnull=True)
+        .order_by("created", "pk")
+        .first()
+        if may_have_messages
+        else None
+    )
+    cast, relationships = _lock_cast(scenario)
+    plan = _plan(
+        scenario, cast=cast, relationships=relationships, turn=turn, now=now, pending=pending
+    )
+    if plan is None:
+        logger.info(
+            "Scenario %s turn %s skipped: nobody has the energy to talk.", scenario.pk, turn
+        )
+        return False
+    answered = pending if (plan.answers_user and pending is not None) else None
+    seed = _turn_seed(scenario, turn)
+    by_id = {str(character.pk): character for character in cast}
+    initiator, target = by_id[str(plan.initiator_id)], by_id[str(plan.target_id)]
+    content = None
+    if answered is not None:
+        content = _reply_to_person(
+            scenario=scenario,
+            answerer=initiator,
+            message=answered,
+            interaction_type=plan.interaction_type,
+            seed=seed,
+        )
+    try:
+        interaction_process_locked(
+            initiator=initiator,
+            target=target,
+            interaction_type=plan.interaction_type,
+            content=content,
+            relationships=relationships,
+            scenario=scenario,
+            turn=turn,
+            user_message=answered,
+            seed=seed,
+            now=now,
+        )
+    except InteractionRefused as refusal:
+        logger.info("Scenario %s turn %s skipped: %s", scenario.pk, turn, refusal)
+        return False
+    if answered is not None:
+        answered.answered_at = now
+        answered.save(update_fields=["answered_at"])
+    scenario.turn = turn
+    scenario.recent_speakers = [
+        *scenario.recent_speakers,
+        str(initiator.pk),
+        str(target.pk),
+    ][-2 * RECENT_EXCHANGES :]
+    return True
+
+
+def _next_tick(scenario: Scenario, *, now: datetime) -> datetime:
+    """One tick after the previous due time, so lateness does not accumulate; a scenario
+    more than a tick behind starts afresh from now instead of replaying a burst."""
+    step = timedelta(seconds=scenario.tick_seconds)
+    previous = scenario.next_tick_at or now
+    upcoming = previous + step
+    return upcoming if upcoming > now else now + step
+
+
+@transaction.atomic
+def scenario_play_turn(*, scenario_id: uuid.UUID, turn: int, now: datetime | None = None) -> bool:
+    """Play turn ``turn`` now (the clock's work for one scenario, also usable by hand).
+
+    Does nothing, and returns False, unless the scenario is active and at ``turn - 1``:
+    running it twice, or after the turn has played, is harmless. The next tick is one
+    tick from now. Returns True when an interaction was played.
+    """
+    try:
+        scenario = Scenario.objects.select_for_update().get(pk=scenario_id)
+    except Scenario.DoesNotExist:
+        return False
+    if scenario.status != Scenario.Status.ACTIVE or scenario.turn != turn - 1:
+        return False
+    now = now or timezone.now()
+    played = _play_locked(scenario, turn=turn, now=now)
+    scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
+    scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at"])
+    return played
+
+
+def _claim_and_advance(*, now: datetime) -> tuple[uuid.UUID, int] | None:
+    """Claim the most overdue scenario nobody else holds, end it if its time is up or play
+    its next turn, and set its next tick (always after ``now``, so a pass claims a scenario
+    once); all in one transaction. None when none is due."""
+    with transaction.atomic():
+        scenario = (
+            Scenario.objects.select_for_update(skip_locked=True)
+            .filter(status=Scenario.Status.ACTIVE, next_tick_at__lte=now)
+            .annotate(
+                has_messages=Exists(
+                    UserMessage.objects.filter(scenario=OuterRef("pk"), answered_at__isnull=True)
+                )
+            )
+            .order_by("next_tick_at", "pk")
+            .first()
+        )
+        if scenario is None:
+            return None
+        # The tick's start, or later when a long batch has taken time.
+        clock_now = max(now, timezone.now())
+        if scenario_elapsed_seconds(scenario=scenario, now=clock_now) >= scenario_duration_seconds(
+            scenario=scenario
+        ):
+            _end_locked(scenario, reason="duration_elapsed", now=clock_now)
+            return scenario.pk, 0
+        due = scenario.next_tick_at or clock_now
+        played = _play_locked(
+            scenario,
+            turn=scenario.turn + 1,
+            now=clock_now,
+            may_have_messages=scenario.has_messages,  # type: ignore[attr-defined]
+        )
+        if played:
+            lateness_seconds = (clock_now - due).total_seconds()
+            transaction.on_commit(lambda: metrics.scenario_turn_played(lateness_seconds))
+        scenario.next_tick_at = _next_tick(scenario, now=clock_now)
+        scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at"])
+        return scenario.pk, int(played)
+
+
+def _seconds_until_next_due(*, now: datetime) -> float | None:
+    earliest = Scenario.objects.filter(status=Scenario.Status.ACTIVE).aggregate(
+        earliest=Min("next_tick_at")
+    )["earliest"]
+    return None if earliest is None else (earliest - now).total_seconds()
+
+
+def clock_run(*, seconds: float, max_idle_seconds: float = CLOCK_MAX_IDLE_SECONDS) -> int:
+    """Keep the clock for ``seconds``: play what is due, sleep until the next scenario is
+    due (at most ``max_idle_seconds``, to notice new ones), repeat. Returns turns played.
+
+    The Celery task runs this for a window a little longer than beat's period, so each
+    scenario plays within milliseconds of its due time instead of at beat's next second,
+    and overlapping windows on a worker's pool share the work (SKIP LOCKED) in parallel.
+    """
+    deadline = time.monotonic() + seconds
+    played = 0
+    while True:
+        played += clock_tick()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return played
+        until_due = _seconds_until_next_due(now=timezone.now())
+        pause = max_idle_seconds if until_due is None else min(until_due, max_idle_seconds)
+        # An overdue row another claimer holds shows up as "due now": poll, do not spin.
+        time.sleep(min(max(pause, CLOCK_MIN_SLEEP_SECONDS), remaining))
+
+
+def clock_tick(*, now: datetime | None = None, limit: int = CLOCK_BATCH_LIMIT) -> int:
+    """One beat of the scenario clock: every scenario due by ``now`` (at most ``limit``,
+    most overdue first) plays one turn, or ends when its active time is up. Safe to run on
+    many workers at once (rows are claimed with SKIP LOCKED). Returns the turns played."""
+    now = now or timezone.now()
+    played = 0
+    for _ in range(limit):
+        outcome = _claim_and_advance(now=now)
+        if outcome is None:
+            break
+        played += outcome[1]
+    return played

@@ -1,0 +1,459 @@
+"""The template dialogue backend: deterministic, varied, and in each character's own voice."""
+
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from characters.emotion import PAD
+from characters.personality import BigFive
+from interactions.dialogue import get_backend
+from interactions.dialogue.base import DialogueContext, Speaker
+from interactions.dialogue.template import DEFLECT, TemplateBackend
+from interactions.sentiment import sentiment
+from relationships.dynamics import INTERACTION_TYPES, RelationshipState
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BACKEND = TemplateBackend()
+NEUTRAL_PAD = PAD(0.0, 0.0, 0.0)
+
+
+def speaker(
+    name: str,
+    *,
+    o: float = 0.5,
+    c: float = 0.5,
+    e: float = 0.5,
+    a: float = 0.5,
+    n: float = 0.5,
+    emotion: PAD = NEUTRAL_PAD,
+    energy: float = 0.8,
+) -> Speaker:
+    return Speaker(
+        id=name.lower(),
+        name=name,
+        bio=f"{name} lives in the harbour town.",
+        personality=BigFive(o, c, e, a, n),
+        emotion=emotion,
+        energy=energy,
+    )
+
+
+# Eight characters who should not sound alike.
+CAST = (
+    speaker("Mara", o=0.8, c=0.3, e=0.9, a=0.9, n=0.3, emotion=PAD(0.5, 0.4, 0.2), energy=0.9),
+    speaker("Tomas", o=0.2, c=0.9, e=0.15, a=0.4, n=0.6, emotion=PAD(-0.2, -0.3, -0.1)),
+    speaker("Vex", o=0.4, c=0.2, e=0.7, a=0.1, n=0.7, emotion=PAD(-0.5, 0.6, 0.5)),
+    speaker("Ilse", o=0.95, c=0.8, e=0.3, a=0.7, n=0.2, emotion=PAD(0.3, -0.2, 0.3)),
+    speaker("Bram", o=0.3, c=0.5, e=0.5, a=0.6, n=0.5, energy=0.2),
+    speaker("Odile", o=0.6, c=0.6, e=0.85, a=0.3, n=0.2, emotion=PAD(0.2, 0.5, 0.6), energy=1.0),
+    speaker("Pim", o=0.5, c=0.1, e=0.2, a=0.8, n=0.9, emotion=PAD(-0.3, 0.4, -0.5)),
+    speaker("Yara", o=0.7, c=0.7, e=0.6, a=0.5, n=0.4, emotion=PAD(0.1, -0.4, 0.2)),
+)
+UTTERANCES = (
+    "Did you finish the report for the council?",
+    "I think the new bakery on Elm Street is overrated.",
+    "Why did you take my map?",
+    "Hello there!",
+    "We should fix the old bridge before winter.",
+    "You ruined the harvest festival.",
+    "What do you think of the new mayor?",
+    "I love painting in the mornings.",
+    "Dragons are real, you know.",
+    "How did you get here so fast?",
+    "Good morning!",
+    "Can you help me carry these crates?",
+    "Where were you last night?",
+    "The river flooded the east fields again.",
+    "I don't trust the merchants from the south.",
+    "Let's build a raft and cross the lake.",
+    "Your cooking is the best in town.",
+    "Nobody listens to my ideas about the library.",
+    "When does the caravan leave?",
+    "Who told you about the secret door?",
+)
+RELATIONSHIPS = (
+    RelationshipState(0.0, 0.3, 0),  # stranger
+    RelationshipState(0.1, 0.3, 2),  # acquaintance
+    RelationshipState(0.4, 0.5, 6),  # friend
+    RelationshipState(0.8, 0.8, 30),  # close friend
+    RelationshipState(-0.3, 0.3, 5),  # rival
+    RelationshipState(-0.8, 0.1, 12),  # enemy
+)
+LISTENER = speaker("Quill")
+FRIENDLY = RelationshipState(0.4, 0.5, 6)
+WELL_FORMED = re.compile(r"^[A-Z].*[.!?\u2026]$")
+
+
+def ctx(
+    who: Speaker,
+    utterance: str | None,
+    *,
+    kind: str = "chat",
+    relationship: RelationshipState = FRIENDLY,
+    seed: int = 0,
+    setting: str = "",
+    objectives: tuple[str, ...] = (),
+) -> DialogueContext:
+    return DialogueContext(
+        speaker=who,
+        listener=LISTENER,
+        interaction_type=kind,
+        relationship=relationship,
+        utterance=utterance,
+        setting=setting,
+        objectives=objectives,
+        seed=seed,
+    )
+
+
+def replies(
+    who: Speaker,
+    utterance: str,
+    count: int = 200,
+    *,
+    kind: str = "chat",
+    relationship: RelationshipState = FRIENDLY,
+    setting: str = "",
+    objectives: tuple[str, ...] = (),
+) -> list[str]:
+    return [
+        BACKEND.reply(
+            ctx(
+                who,
+                utterance,
+                kind=kind,
+                relationship=relationship,
+                seed=seed,
+                setting=setting,
+                objectives=objectives,
+            )
+        )
+        for seed in range(count)
+    ]
+
+
+def mixed_contexts(count: int) -> list[DialogueContext]:
+    rng = random.Random(20240607)
+    contexts = []
+    for seed in range(count):
+        who, other = rng.sample(CAST, 2)
+        contexts.append(
+            DialogueContext(
+                speaker=who,
+                listener=other,
+                interaction_type=rng.choice(INTERACTION_TYPES),
+                relationship=rng.choice(RELATIONSHIPS),
+                utterance=rng.choice(UTTERANCES),
+                setting=rng.choice(("", "the old harbor tavern", "Moonbase Alpha")),
+                mood=rng.choice(("", "tense", "friendly", "festive")),
+                objectives=rng.choice(((), ("find the missing map",), ("The harvest plan",))),
+                recent=rng.choice(((), (("Ilse", "We must hurry."),))),
+                seed=seed,
+            )
+        )
+    return contexts
+
+
+def test_the_same_context_always_gives_the_same_reply():
+    for context in mixed_contexts(50):
+        assert BACKEND.reply(context) == BACKEND.reply(context)
+        assert BACKEND.opening(context) == BACKEND.opening(context)
+
+
+def test_replies_are_identical_in_another_process_with_another_hash_seed():
+    # Load this very module in a fresh interpreter whose str hashes are salted differently.
+    script = (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('dialogue_cases', {__file__!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print('\\n'.join(module.BACKEND.reply(c) for c in module.mixed_contexts(40)))\n"
+    )
+    outputs = []
+    for hash_seed in ("1", "2"):
+        environment = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(REPO_ROOT)}
+        completed = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            env=environment,
+            check=True,
+        )
+        outputs.append(completed.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].splitlines() == [BACKEND.reply(c) for c in mixed_contexts(40)]
+
+
+def test_a_thousand_replies_across_a_cast_of_eight_are_mostly_distinct():
+    lines = [BACKEND.reply(context) for context in mixed_contexts(1000)]
+    assert len(set(lines)) / len(lines) >= 0.9
+
+
+def test_a_thousand_openings_across_a_cast_of_eight_are_mostly_distinct():
+    lines = [BACKEND.opening(context) for context in mixed_contexts(1000)]
+    assert len(set(lines)) / len(lines) >= 0.8
+
+
+def test_every_line_is_a_clean_sentence_with_no_leftover_template_slots():
+    for context in mixed_contexts(600):
+        for line in (BACKEND.reply(context), BACKEND.opening(context)):
+            assert WELL_FORMED.match(line), line
+            assert "{" not in line and "}" not in line and "~" not in line, line
+            assert "  " not in line and " ," not in line and " ." not in line, line
+            assert ",," not in line and ".." not in line.replace("...", ""), line
+
+
+def test_extraverts_talk_longer_than_introverts():
+    def mean_words(extraversion: float) -> float:
+        who = speaker("Sam", e=extraversion)
+        return statistics.mean(
+            len(line.split()) for utterance in UTTERANCES for line in replies(who, utterance, 20)
+        )
+
+    assert mean_words(0.9) >= 1.6 * mean_words(0.1)
+
+
+def test_agreeable_characters_stay_kinder_in_a_conflict_than_disagreeable_ones():
+    def mean_sentiment(agreeableness: float) -> float:
+        who = speaker("Sam", a=agreeableness)
+        return statistics.mean(
+            sentiment(line)
+            for utterance in UTTERANCES
+            for line in replies(who, utterance, 20, kind="conflict")
+        )
+
+    assert mean_sentiment(0.9) > mean_sentiment(0.1) + 0.2
+
+
+def test_friends_sound_warmer_than_enemies():
+    friend = RelationshipState(0.7, 0.8, 20)
+    enemy = RelationshipState(-0.8, 0.1, 20)
+    who = speaker("Sam")
+    utterance = "I finished the report for the council."
+    to_friend = statistics.mean(map(sentiment, replies(who, utterance, relationship=friend)))
+    to_enemy = statistics.mean(map(sentiment, replies(who, utterance, relationship=enemy)))
+    assert to_friend > to_enemy + 0.2
+
+
+def test_a_joyful_speaker_sounds_happier_than_a_sad_one():
+    utterance = "I finished the report for the council."
+    joyful = replies(speaker("Sam", e=0.7, emotion=PAD(0.7, 0.5, 0.3)), utterance)
+    sad = replies(speaker("Sam", e=0.7, emotion=PAD(-0.7, -0.5, -0.3)), utterance)
+    assert statistics.mean(map(sentiment, joyful)) > statistics.mean(map(sentiment, sad))
+
+
+def test_open_characters_ask_back_more_often():
+    utterance = "I finished the report for the council."
+    curious = replies(speaker("Sam", o=0.9), utterance)
+    incurious = replies(speaker("Sam", o=0.1), utterance)
+    asks = [sum(line.endswith("?") for line in lines) for lines in (curious, incurious)]
+    assert asks[0] > 2 * asks[1]
+
+
+def test_conscientious_characters_speak_formally_and_careless_ones_casually():
+    contraction = re.compile(r"\w'(?:m|s|re|ve|ll|d|t)\b")
+    utterance = "I finished the report for the council."
+
+    def contractions(conscientiousness: float) -> float:
+        lines = replies(speaker("Sam", c=conscientiousness), utterance)
+        return statistics.mean(len(contraction.findall(line)) for line in lines)
+
+    assert contractions(0.9) < 0.5 * contractions(0.1)
+
+
+def test_the_formal_register_keeps_inverted_negatives_contracted():
+    formal = speaker("Sam", c=0.95, a=0.05)
+    enemy = RelationshipState(-0.8, 0.1, 12)
+    lines = [
+        line
+        for utterance in UTTERANCES
+        for line in replies(formal, utterance, 30, kind="conflict", relationship=enemy)
+    ]
+    assert not any("Do not you" in line or "is not it?" in line for line in lines)
+    assert any("do not" in line.lower() or "cannot" in line for line in lines)
+
+
+def test_greeting_phrases_are_not_taken_for_a_topic():
+    lines = replies(CAST[2], "Good morning!", kind="chat")
+    assert not any("good morning" in line.lower() for line in lines)
+
+
+def test_neurotic_characters_hedge_more():
+    hedge = re.compile(
+        r"\b(I guess|Maybe|I might be wrong|I'm not sure|I don't know|If I'm honest|"
+        r"I think\.|if that makes sense|or maybe I'm wrong)",
+        re.IGNORECASE,
+    )
+    utterance = "I finished the report for the council."
+    anxious = replies(speaker("Sam", n=0.95), utterance)
+    steady = replies(speaker("Sam", n=0.05), utterance)
+    assert sum(bool(hedge.search(line)) for line in anxious) > 3 * max(
+        1, sum(bool(hedge.search(line)) for line in steady)
+    )
+
+
+def test_a_reply_picks_up_the_topic_of_the_utterance():
+    lines = replies(CAST[0], "Have you seen the new bakery on Elm Street?")
+    assert sum("bakery" in line for line in lines) >= 0.4 * len(lines)
+
+
+def test_the_topic_is_seen_from_the_speakers_side():
+    lines = replies(CAST[0], "Why did you take my map?")
+    assert any("your map" in line for line in lines)
+    assert not any("my map" in line for line in lines)
+
+
+def test_a_yes_no_question_gets_an_answer_or_a_deflection_and_a_statement_gets_neither():
+    answer = re.compile(
+        r"^(?:\w+, )?(yes|yeah|no\b|not|probably|i think so|i don't think so|of course|"
+        r"absolutely|mostly|hardly|definitely|oh, definitely|honestly, no|i'd say yes|"
+        r"i suppose so|if you must know|i would say|i do not think)",
+        re.IGNORECASE,
+    )
+    deflection_starts = (
+        template.lstrip("~").split("{")[0][:20].lower()
+        for pool in DEFLECT.values()
+        for template in pool.all
+    )
+    deflections = [start for start in deflection_starts if len(start) >= 8]
+
+    def answered_or_deflected(line: str) -> bool:
+        return bool(answer.match(line)) or any(d in line.lower() for d in deflections)
+
+    asked = replies(CAST[0], "Did you finish the report for the council?")
+    told = replies(CAST[0], "I finished the report for the council.")
+    assert all(answered_or_deflected(line) for line in asked)
+    assert sum(bool(answer.match(line)) for line in asked) >= 0.6 * len(asked)
+    assert sum(answered_or_deflected(line) for line in told) <= 0.05 * len(told)
+
+
+def test_a_hostile_speaker_deflects_questions_more_than_a_warm_one():
+    deflections = ("Why would I tell you", "Mind your own business", "none of your", "Nice try")
+    question = "Where were you last night?"
+    enemy = RelationshipState(-0.8, 0.1, 12)
+    hostile = replies(speaker("Sam", a=0.1), question, relationship=enemy)
+    warm = replies(speaker("Sam", a=0.9), question)
+    hostile_count = sum(any(d in line for d in deflections) for line in hostile)
+    assert hostile_count > 0.1 * len(hostile)
+    assert not any(any(d in line for d in deflections) for line in warm)
+
+
+def test_a_collaboration_reply_brings_up_the_scenario_objective():
+    lines = replies(
+        speaker("Sam", e=0.8),
+        "We should start soon.",
+        kind="collaboration",
+        objectives=("find the missing map",),
+    )
+    assert sum("find the missing map" in line for line in lines) >= 0.4 * len(lines)
+
+
+def test_the_setting_is_referenced_sometimes():
+    lines = replies(speaker("Sam", e=0.8), "Nice evening.", setting="the old harbor tavern")
+    mentioned = sum("the old harbor tavern" in line for line in lines)
+    assert 0.05 * len(lines) <= mentioned <= 0.8 * len(lines)
+
+
+def test_a_tired_speaker_says_so_sometimes():
+    lines = replies(speaker("Sam", e=0.9, energy=0.1), "Nice evening.")
+    tired = ("running on empty", "exhausted", "use a rest", "worn out")
+    assert any(any(word in line for word in tired) for line in lines)
+
+
+@pytest.mark.parametrize("kind", INTERACTION_TYPES)
+def test_an_opening_addresses_the_listener_by_name(kind):
+    for who in CAST:
+        for seed in range(30):
+            line = BACKEND.opening(ctx(who, None, kind=kind, seed=seed))
+            assert LISTENER.name in line, line
+
+
+def test_a_first_greeting_introduces_the_speaker():
+    stranger = RelationshipState(0.0, 0.3, 0)
+    lines = [
+        BACKEND.opening(ctx(CAST[0], None, kind="greeting", relationship=stranger, seed=seed))
+        for seed in range(30)
+    ]
+    assert all(CAST[0].name in line for line in lines)
+
+
+def test_a_collaboration_opening_names_the_objective():
+    for seed in range(30):
+        line = BACKEND.opening(
+            ctx(CAST[3], None, kind="collaboration", seed=seed, objectives=("rebuild the mill",))
+        )
+        assert "rebuild the mill" in line
+
+
+def test_a_conflict_opening_from_an_enemy_is_hostile():
+    enemy = RelationshipState(-0.8, 0.1, 12)
+    lines = [
+        BACKEND.opening(ctx(CAST[2], None, kind="conflict", relationship=enemy, seed=seed))
+        for seed in range(50)
+    ]
+    assert statistics.mean(map(sentiment, lines)) < -0.1
+
+
+def test_a_reply_without_an_utterance_is_an_opening():
+    context = ctx(CAST[0], None, kind="chat", seed=3)
+    assert BACKEND.reply(context) == BACKEND.opening(context)
+
+
+def test_get_backend_builds_the_template_backend_by_default_and_ignores_server_options():
+    assert isinstance(get_backend("template"), TemplateBackend)
+    assert isinstance(get_backend(""), TemplateBackend)
+    assert isinstance(
+        get_backend("Template", base_url="http://127.0.0.1:11434/v1", model="x", timeout=1),
+        TemplateBackend,
+    )
+    assert get_backend("template").name == "template"
+
+
+def test_get_backend_rejects_an_unknown_name():
+    with pytest.raises(ValueError, match="unknown dialogue backend"):
+        get_backend("gpt-telepathy")
+
+
+unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+signed = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False)
+speakers = st.builds(
+    Speaker,
+    id=st.text(min_size=1, max_size=8),
+    name=st.sampled_from(["Ana", "Bo", "Cy", "Dee"]),
+    bio=st.just(""),
+    personality=st.builds(BigFive, unit, unit, unit, unit, unit),
+    emotion=st.builds(PAD, signed, signed, signed),
+    energy=unit,
+)
+contexts = st.builds(
+    DialogueContext,
+    speaker=speakers,
+    listener=speakers,
+    interaction_type=st.sampled_from(INTERACTION_TYPES),
+    relationship=st.builds(RelationshipState, signed, unit, st.integers(min_value=0, max_value=50)),
+    utterance=st.one_of(st.none(), st.text(max_size=80), st.sampled_from(UTTERANCES)),
+    setting=st.sampled_from(["", "the market", "A long description. Of a place, in prose."]),
+    mood=st.sampled_from(["", "tense", "warm and cooperative", "x"]),
+    objectives=st.sampled_from([(), ("find the map",), ("", "Elena must be found.")]),
+    recent=st.sampled_from([(), (("Zed", "Hi."),)]),
+    seed=st.integers(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(contexts)
+def test_any_context_gives_a_deterministic_non_empty_line(context):
+    line = BACKEND.reply(context)
+    assert line == BACKEND.reply(context)
+    assert line.strip() == line and len(line) > 1
+    assert "{" not in line and "}" not in line
+    assert line[-1] in ".!?\u2026"
