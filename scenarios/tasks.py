@@ -1,17 +1,15 @@
-"""Celery tasks of the scenario clock. Thin: ids in, one service call.
+"""The Celery task of the scenario clock. Thin: one service call.
 
-Both are safe to run twice or concurrently (docs/scenarios.md, "Idempotency"), which is what
+It is safe to run twice or concurrently (docs/scenarios.md, "Idempotency"), which is what
 makes ``acks_late`` (redeliver when a worker dies mid-task) correct here.
 """
 
 import logging
-import uuid
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
 
-from .services import clock_run, scenario_play_turn
+from .services import clock_run
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +34,3 @@ def scenarios_clock_tick() -> int:
     if played:
         logger.debug("Scenario clock played %s turns.", played)
     return played
-
-
-@shared_task(
-    name="scenarios.play_turn",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    autoretry_for=(DatabaseError,),
-    retry_backoff=True,
-    max_retries=3,
-)
-def scenarios_play_turn(scenario_id: str, turn: int) -> bool:
-    return scenario_play_turn(scenario_id=uuid.UUID(str(scenario_id)), turn=int(turn))
