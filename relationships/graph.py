@@ -165,7 +165,7 @@ class GraphNotConfiguredError(ServiceUnavailableError):
         super().__init__(
             message
             or "Neo4j is not configured (NEO4J_BOLT_URL is unset): the relationship graph and "
-            "its queries are unavailable. Relationship changes stay queued in PostgreSQL."
+            "its queries are unavailable. Relationship changes stay pending in the database."
         )
 
 
@@ -438,7 +438,7 @@ def _send_in_batches(
     )
 
 
-def graph_sync_relationships(*, relationship_ids: Sequence[int]) -> SyncReport:
+def graph_relationships_write(*, relationship_ids: Sequence[int]) -> SyncReport:
     """Send these relationships' current state (whether pending or not)."""
     graph_require_configured()
     queryset = Relationship.objects.filter(pk__in=list(relationship_ids))

@@ -25,9 +25,9 @@ from relationships.graph import (
     _payload,
     _write_batch,
     graph_rebuild,
+    graph_relationships_write,
     graph_remove_orphans,
     graph_sync_pending,
-    graph_sync_relationships,
 )
 from relationships.models import Relationship
 from relationships.tasks import graph_reconcile
@@ -201,7 +201,7 @@ def test_running_the_sync_twice_changes_nothing(graph):
     first = graph_sync_pending(ecosystem_id=ecosystem.pk)
     after_first = graph_pairs(ecosystem.pk)
     second = graph_sync_pending(ecosystem_id=ecosystem.pk)
-    forced = graph_sync_relationships(relationship_ids=[rel.pk for rel in relationships])
+    forced = graph_relationships_write(relationship_ids=[rel.pk for rel in relationships])
 
     assert (first.sent, first.written) == (3, 3)
     assert (second.sent, second.written) == (0, 0)
@@ -253,7 +253,7 @@ def test_ten_workers_merging_the_same_pair_leave_one_relationship(graph):
             # Half send a→b then b→a in one batch, half only one direction: shared nodes,
             # opposite orders, fresh graph (every MERGE races to create).
             ids = [forward.pk, backward.pk] if index % 2 else [backward.pk]
-            graph_sync_relationships(relationship_ids=ids)
+            graph_relationships_write(relationship_ids=ids)
         except BaseException as error:
             errors.append(error)
         finally:
