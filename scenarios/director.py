@@ -3,7 +3,7 @@
 Pure and seeded: the same inputs give the same plan in every process (the random stream is
 ``random.Random(f"{seed}:{turn}")``, and participants are taken in id order, so the order
 the caller lists them in does not matter). No Django, no I/O. Formulas and their reasons:
-``docs/director.md``.
+``docs/models.md``, section "Director".
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ REPLY_BONUS = 3.0
 OBJECTIVE_TRUST_GAIN = 2.0
 
 # --- How -------------------------------------------------------------------------------------
-# weight(type) = BASE_TYPE_WEIGHTS[type] times the factors below (see docs/director.md).
+# weight(type) = BASE_TYPE_WEIGHTS[type] times the factors below
+# (docs/models.md, "How: the interaction type").
 BASE_TYPE_WEIGHTS = {GREETING: 0.15, CHAT: 1.0, CONFLICT: 0.3, COLLABORATION: 0.4}
 FIRST_MEETING_GREETING_BONUS = 2.0  # added to greeting when they have never spoken
 MOOD_CONFLICT_GAIN = 1.5  # conflict * exp(1.5 * tension)
