@@ -344,7 +344,7 @@ def test_admin_lists_scenarios_and_interactions(admin_client, scenario_id):
     play_turns(scenario_id, 2)
     assert admin_client.get("/admin/scenarios/scenario/").status_code == 200
     assert admin_client.get(f"/admin/scenarios/scenario/{scenario_id}/change/").status_code == 200
-    listing = admin_client.get("/admin/scenarios/interaction/?interaction_type=chat&q=the")
+    listing = admin_client.get("/admin/interactions/interaction/?interaction_type=chat&q=the")
     assert listing.status_code == 200
 
 
