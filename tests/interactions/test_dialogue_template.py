@@ -16,7 +16,8 @@ from characters.emotion import PAD
 from characters.personality import BigFive
 from interactions.dialogue import get_backend
 from interactions.dialogue.base import DialogueContext, Speaker
-from interactions.dialogue.template import DEFLECT, TemplateBackend
+from interactions.dialogue.template import TemplateBackend
+from interactions.dialogue.template.phrases import default_phrases
 from interactions.sentiment import sentiment
 from relationships.dynamics import INTERACTION_TYPES, RelationshipState
 
@@ -320,9 +321,9 @@ def test_a_yes_no_question_gets_an_answer_or_a_deflection_and_a_statement_gets_n
         re.IGNORECASE,
     )
     deflection_starts = (
-        template.lstrip("~").split("{")[0][:20].lower()
-        for pool in DEFLECT.values()
-        for template in pool.all
+        phrase.text.split("{")[0][:20].lower()
+        for pool in default_phrases().deflect.values()
+        for phrase in pool.all
     )
     deflections = [start for start in deflection_starts if len(start) >= 8]
 
