@@ -27,10 +27,9 @@ from characters.models import Ecosystem
 from core import metrics
 
 from .models import Event
+from .types import EventSpec
 
 logger = logging.getLogger(__name__)
-
-EventSpec = tuple[str, dict[str, Any]]
 
 
 def ecosystem_group_name(ecosystem_id: uuid.UUID | str) -> str:
@@ -135,7 +134,12 @@ def _insert_numbered(
 
 
 def events_append(*, ecosystem_id: uuid.UUID, events: Sequence[EventSpec]) -> list[Event]:
-    """Write events in the current transaction; broadcast them once it commits."""
+    """Write events in the current transaction; broadcast them once it commits.
+
+    Build each event with its ``eventlog.types`` builder. Payloads are not validated here
+    (this is the interaction hot path): the builders fix their shape, and
+    ``tests/eventlog/test_event_types.py`` holds them to ``eventlog.schemas``.
+    """
     if not events:
         return []
     if not connection.in_atomic_block:

@@ -30,6 +30,7 @@ from characters.personality import BigFive
 from characters.services import character_bring_up_to_date, character_emotion
 from core import metrics
 from core.errors import ApplicationError, ConflictError, NotFoundError
+from eventlog import types as event_types
 from eventlog.services import events_append
 from interactions.dialogue.base import DialogueContext, Speaker
 from interactions.models import Interaction
@@ -107,10 +108,6 @@ def _participant_state(character: Character) -> dict[str, Any]:
     }
 
 
-def _scenario_ref(scenario: Scenario) -> dict[str, Any]:
-    return {"scenario_id": str(scenario.pk), "title": scenario.title, "turn": scenario.turn}
-
-
 # --- Lifecycle --------------------------------------------------------------------------
 
 
@@ -181,20 +178,19 @@ def scenario_create(
     events_append(
         ecosystem_id=ecosystem.pk,
         events=[
-            (
-                "scenario_started",
-                {
-                    **_scenario_ref(scenario),
-                    "setting": scenario.setting,
-                    "mood": scenario.mood,
-                    "objectives": scenario.objectives,
-                    "participants": [_participant_state(c) for c in cast],
-                    "duration_minutes": scenario.duration_minutes,
-                    "tick_seconds": scenario.tick_seconds,
-                    "mode": scenario.mode,
-                    "seed": scenario.seed,
-                    "start_time": scenario.started_at.isoformat(),
-                },
+            event_types.scenario_started(
+                scenario_id=str(scenario.pk),
+                title=scenario.title,
+                turn=scenario.turn,
+                setting=scenario.setting,
+                mood=scenario.mood,
+                objectives=scenario.objectives,
+                participants=[_participant_state(c) for c in cast],
+                duration_minutes=scenario.duration_minutes,
+                tick_seconds=scenario.tick_seconds,
+                mode=scenario.mode,
+                seed=scenario.seed,
+                start_time=scenario.started_at.isoformat(),
             )
         ],
     )
@@ -219,9 +215,11 @@ def scenario_pause(*, scenario_id: uuid.UUID, now: datetime | None = None) -> Sc
     events_append(
         ecosystem_id=scenario.ecosystem_id,
         events=[
-            (
-                "scenario_paused",
-                {**_scenario_ref(scenario), "elapsed_seconds": round(scenario.active_seconds, 3)},
+            event_types.scenario_paused(
+                scenario_id=str(scenario.pk),
+                title=scenario.title,
+                turn=scenario.turn,
+                elapsed_seconds=round(scenario.active_seconds, 3),
             )
         ],
     )
@@ -245,13 +243,12 @@ def scenario_resume(*, scenario_id: uuid.UUID, now: datetime | None = None) -> S
     events_append(
         ecosystem_id=scenario.ecosystem_id,
         events=[
-            (
-                "scenario_resumed",
-                {
-                    **_scenario_ref(scenario),
-                    "elapsed_seconds": round(scenario.active_seconds, 3),
-                    "next_tick_at": scenario.next_tick_at.isoformat(),
-                },
+            event_types.scenario_resumed(
+                scenario_id=str(scenario.pk),
+                title=scenario.title,
+                turn=scenario.turn,
+                elapsed_seconds=round(scenario.active_seconds, 3),
+                next_tick_at=scenario.next_tick_at.isoformat(),
             )
         ],
     )
@@ -290,9 +287,12 @@ def _end_locked(scenario: Scenario, *, reason: str, now: datetime) -> Scenario:
     events_append(
         ecosystem_id=scenario.ecosystem_id,
         events=[
-            (
-                "scenario_ended",
-                {**_scenario_ref(scenario), "reason": reason, "summary": scenario.summary},
+            event_types.scenario_ended(
+                scenario_id=str(scenario.pk),
+                title=scenario.title,
+                turn=scenario.turn,
+                reason=reason,
+                summary=scenario.summary,
             )
         ],
     )
@@ -354,16 +354,15 @@ def scenario_post_message(
     events_append(
         ecosystem_id=scenario.ecosystem_id,
         events=[
-            (
-                "user_message",
-                {
-                    **_scenario_ref(scenario),
-                    "message_id": str(message.pk),
-                    "author": author.get_username(),
-                    "content": content,
-                    "target_character_id": str(target.pk) if target else None,
-                    "target_name": target.name if target else None,
-                },
+            event_types.user_message(
+                scenario_id=str(scenario.pk),
+                title=scenario.title,
+                turn=scenario.turn,
+                message_id=str(message.pk),
+                author=author.get_username(),
+                content=content,
+                target_character_id=str(target.pk) if target else None,
+                target_name=target.name if target else None,
             )
         ],
     )
