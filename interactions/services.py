@@ -1,14 +1,22 @@
-"""The hot path: one interaction between two characters, in one transaction.
+"""The hot path: one interaction between two characters, as plan -> generate -> apply.
 
-Locks both characters (in primary-key order, so two interactions never deadlock), brings
-their emotion and energy up to date, asks the dialogue backend for the words, scores them
-with VADER, moves both directions of the relationship, writes the Interaction and its
-events, and after commit broadcasts the events and enqueues the graph sync.
+* **Plan** (``interaction_plan``): read what the lines need without holding any lock: both
+  characters brought up to date, both directions of the relationship, the recent exchange,
+  the scenario's context. An infeasible interaction is refused here already (409).
+* **Generate** (``interaction_generate``): the dialogue backend writes both lines, outside
+  any transaction (a language model may take seconds).
+* **Apply** (``interaction_apply``): one short transaction locks both characters (in
+  primary-key order, so two interactions never deadlock) and both directions of the
+  relationship, re-checks feasibility on the current rows (409 if the world moved), scores
+  the lines with VADER, computes every delta from the *current* rows, writes the
+  Interaction and its events, and after commit broadcasts the events and enqueues the
+  graph sync.
+
+docs/architecture.md walks one interaction through these steps.
 """
 
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -31,6 +39,7 @@ from characters.services import (
 from core import metrics
 from core.db import rows_insert, rows_select, rows_update
 from core.errors import ConflictError, NotFoundError
+from eventlog import types as event_types
 from eventlog.services import events_append
 from relationships.dynamics import (
     RelationshipState,
@@ -59,6 +68,41 @@ RELATIONSHIP_FIELDS = (
 
 class InteractionRefused(ConflictError):
     default_code = "interaction_refused"
+
+
+@dataclass(frozen=True)
+class ScenarioContext:
+    """What the engine knows of a scenario turn (the scenarios app sits above the engine
+    and hands this down; the engine never imports it)."""
+
+    scenario_id: uuid.UUID
+    turn: int
+    setting: str = ""
+    mood: str = ""
+    objectives: tuple[str, ...] = ()
+    user_message_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class InteractionPlan:
+    """A snapshot read without locks: what the backend needs to write both lines."""
+
+    initiator: Character
+    target: Character
+    interaction_type: str
+    content: str | None
+    regard_of_target: RelationshipState
+    regard_of_initiator: RelationshipState
+    recent: tuple[tuple[str, str], ...]
+    scenario: ScenarioContext | None
+    seed: int
+    owner_id: int | None
+
+
+@dataclass(frozen=True)
+class InteractionLines:
+    content: str
+    response: str
 
 
 @dataclass(frozen=True)
@@ -108,19 +152,19 @@ _OWNED_BY = f"ecosystem_id IN (SELECT id FROM {Ecosystem._meta.db_table} WHERE o
 
 
 def _load_pair(
-    *, initiator_id: uuid.UUID, target_id: uuid.UUID, owner: User | None
+    *, initiator_id: uuid.UUID, target_id: uuid.UUID, owner_id: int | None, for_update: bool
 ) -> tuple[Character, Character]:
     if initiator_id == target_id:
         raise InteractionRefused("A character cannot interact with itself.", code="same_character")
     where = "id IN (%s, %s)"
     params: list[object] = [initiator_id, target_id]
-    if owner is not None:
+    if owner_id is not None:
         where += f" AND {_OWNED_BY}"
-        params.append(owner.pk)
-    # Locked in primary-key order, so two interactions on one pair never deadlock.
+        params.append(owner_id)
+    # Locked (when asked) in primary-key order, so two interactions never deadlock.
     by_id = {
         character.pk: character
-        for character in rows_select(Character, where, params, for_update=True)
+        for character in rows_select(Character, where, params, for_update=for_update)
     }
     for character_id in (initiator_id, target_id):
         if character_id not in by_id:
@@ -147,25 +191,27 @@ def _check_feasible(initiator: Character, target: Character) -> None:
             )
 
 
-RelationshipRows = Mapping[tuple[uuid.UUID, uuid.UUID], Relationship]
-
-
-def _pair_relationships(
-    initiator: Character, target: Character, known: RelationshipRows | None
-) -> tuple[Relationship, Relationship]:
-    """Both directions of the pair, locked: from ``known`` (rows the caller locked) or the
-    database; a direction that does not exist yet is created."""
-    directions = ((initiator, target), (target, initiator))
-    found = dict(known or {})
-    if known is None:
-        pair = [initiator.pk, target.pk]
+def _read_relationships(
+    initiator: Character, target: Character, *, for_update: bool
+) -> dict[tuple[uuid.UUID, uuid.UUID], Relationship]:
+    pair = [initiator.pk, target.pk]
+    return {
+        (rel.from_character_id, rel.to_character_id): rel
         for rel in rows_select(
             Relationship,
             "from_character_id IN (%s, %s) AND to_character_id IN (%s, %s)",
             pair * 2,
-            for_update=True,
-        ):
-            found[(rel.from_character_id, rel.to_character_id)] = rel
+            for_update=for_update,
+        )
+    }
+
+
+def _pair_relationships(
+    initiator: Character, target: Character
+) -> tuple[Relationship, Relationship]:
+    """Both directions of the pair, locked; a direction that does not exist yet is created."""
+    directions = ((initiator, target), (target, initiator))
+    found = _read_relationships(initiator, target, for_update=True)
     missing = [
         Relationship(ecosystem_id=initiator.ecosystem_id, from_character=a, to_character=b)
         for a, b in directions
@@ -177,7 +223,16 @@ def _pair_relationships(
     return found[(initiator.pk, target.pk)], found[(target.pk, initiator.pk)]
 
 
-def _relationship_state(rel: Relationship) -> RelationshipState:
+NEW_RELATIONSHIP = RelationshipState(
+    strength=Relationship._meta.get_field("strength").get_default(),
+    trust=Relationship._meta.get_field("trust").get_default(),
+    interaction_count=0,
+)
+
+
+def _relationship_state(rel: Relationship | None) -> RelationshipState:
+    if rel is None:
+        return NEW_RELATIONSHIP
     return RelationshipState(
         strength=rel.strength, trust=rel.trust, interaction_count=rel.interaction_count
     )
@@ -263,189 +318,236 @@ def interaction_process(
     interaction_type: str,
     content: str | None = None,
     owner: User | None = None,
-    scenario: Any = None,
-    turn: int | None = None,
-    user_message: Any = None,
+    scenario: ScenarioContext | None = None,
     seed: int = 0,
 ) -> InteractionResult:
-    """Run one interaction in a transaction of its own. ``owner`` scopes the characters to
-    one user's ecosystems (API callers); ``content`` None lets the initiator's own voice
-    open. Raises NotFoundError (404) or InteractionRefused (409); writes nothing then."""
+    """Plan, generate and apply one interaction. ``owner`` scopes the characters to one
+    user's ecosystems (API callers); ``content`` None lets the initiator's own voice open.
+    Raises NotFoundError (404) or InteractionRefused (409); writes nothing then."""
     started = time.perf_counter()
-    with transaction.atomic():
-        initiator, target = _load_pair(initiator_id=initiator_id, target_id=target_id, owner=owner)
-        return interaction_process_locked(
-            initiator=initiator,
-            target=target,
-            interaction_type=interaction_type,
-            content=content,
-            scenario=scenario,
-            turn=turn,
-            user_message=user_message,
-            seed=seed,
-            started=started,
-        )
+    plan = interaction_plan(
+        initiator_id=initiator_id,
+        target_id=target_id,
+        interaction_type=interaction_type,
+        content=content,
+        owner_id=owner.pk if owner is not None else None,
+        scenario=scenario,
+        seed=seed,
+    )
+    lines = interaction_generate(plan=plan)
+    return interaction_apply(plan=plan, lines=lines, started=started)
 
 
-def interaction_process_locked(
+def interaction_plan(
     *,
-    initiator: Character,
-    target: Character,
+    initiator_id: uuid.UUID,
+    target_id: uuid.UUID,
     interaction_type: str,
     content: str | None = None,
-    relationships: RelationshipRows | None = None,
-    scenario: Any = None,
-    turn: int | None = None,
-    user_message: Any = None,
+    owner_id: int | None = None,
+    scenario: ScenarioContext | None = None,
     seed: int = 0,
     now: datetime | None = None,
-    started: float | None = None,
-) -> InteractionResult:
-    """The hot path on two characters the caller has locked (``select_for_update``, in
-    primary-key order) inside its transaction. ``relationships`` holds the pair's rows when
-    the caller has locked those too (the scenario clock has). Raises InteractionRefused
-    before it writes anything."""
-    started = time.perf_counter() if started is None else started
-    backend = dialogue_backend()
+) -> InteractionPlan:
+    """The plan step: a snapshot of the pair, both directions of their relationship and
+    their recent exchange, read without locks. Raises NotFoundError or InteractionRefused
+    when the interaction cannot happen now (the apply step checks again)."""
+    initiator, target = _load_pair(
+        initiator_id=initiator_id, target_id=target_id, owner_id=owner_id, for_update=False
+    )
     now = now or timezone.now()
     character_bring_up_to_date(character=initiator, now=now)
     character_bring_up_to_date(character=target, now=now)
     _check_feasible(initiator, target)
-    regard_of_target, regard_of_initiator = _pair_relationships(initiator, target, relationships)
-
-    recent = _recent_exchanges(initiator, target) if backend.name != "template" else ()
-
-    def context(
-        speaker: Character, listener: Character, regard: Relationship, utterance: str | None
-    ) -> DialogueContext:
-        return DialogueContext(
-            speaker=character_speaker(speaker),
-            listener=character_speaker(listener),
-            interaction_type=interaction_type,
-            relationship=_relationship_state(regard),
-            utterance=utterance,
-            recent=recent,
-            seed=seed,
-            setting=scenario.setting if scenario else "",
-            mood=scenario.mood if scenario else "",
-            objectives=tuple(scenario.objectives) if scenario else (),
-        )
-
-    if content is None:
-        content = backend.opening(context(initiator, target, regard_of_target, None))
-    response = backend.reply(context(target, initiator, regard_of_initiator, content))
-    content_sentiment = sentiment(content)
-    response_sentiment = sentiment(response)
-    compat = compatibility(initiator.personality, target.personality)
-
-    changes = [
-        _move_relationship(
-            regard_of_target,
-            interaction_type=interaction_type,
-            heard_sentiment=response_sentiment,
-            compat=compat,
-            now=now,
-        ),
-        _move_relationship(
-            regard_of_initiator,
-            interaction_type=interaction_type,
-            heard_sentiment=content_sentiment,
-            compat=compat,
-            now=now,
-        ),
-    ]
-    _feel_and_tire(
-        initiator,
-        interaction_type=interaction_type,
-        own_sentiment=content_sentiment,
-        heard_sentiment=response_sentiment,
-        initiated=True,
-    )
-    _feel_and_tire(
-        target,
-        interaction_type=interaction_type,
-        own_sentiment=response_sentiment,
-        heard_sentiment=content_sentiment,
-        initiated=False,
-    )
-    rows_update([initiator, target], CHARACTER_STATE_FIELDS)
-    rows_update([regard_of_target, regard_of_initiator], RELATIONSHIP_FIELDS)
-
-    emotional_states = {
-        str(initiator.pk): _state_of(initiator),
-        str(target.pk): _state_of(target),
-    }
-    relationship_change = {
-        "strength_delta": changes[0]["strength_delta"],
-        "trust_delta": changes[0]["trust_delta"],
-        "new_strength": changes[0]["strength_after"],
-        "new_trust": changes[0]["trust_after"],
-        "reverse": {
-            "strength_delta": changes[1]["strength_delta"],
-            "trust_delta": changes[1]["trust_delta"],
-            "new_strength": changes[1]["strength_after"],
-            "new_trust": changes[1]["trust_after"],
-        },
-    }
-    latency_ms = (time.perf_counter() - started) * 1000
-    interaction = Interaction(
-        ecosystem_id=initiator.ecosystem_id,
-        scenario=scenario,
-        turn=turn,
+    regards = _read_relationships(initiator, target, for_update=False)
+    recent = _recent_exchanges(initiator, target) if dialogue_backend().name != "template" else ()
+    return InteractionPlan(
         initiator=initiator,
         target=target,
         interaction_type=interaction_type,
         content=content,
-        response=response,
-        content_sentiment=content_sentiment,
-        response_sentiment=response_sentiment,
-        relationship_change=relationship_change,
-        emotional_states=emotional_states,
-        user_message=user_message,
-        latency_ms=latency_ms,
+        regard_of_target=_relationship_state(regards.get((initiator.pk, target.pk))),
+        regard_of_initiator=_relationship_state(regards.get((target.pk, initiator.pk))),
+        recent=recent,
+        scenario=scenario,
+        seed=seed,
+        owner_id=owner_id,
     )
-    rows_insert([interaction])
+
+
+def _dialogue_context(
+    plan: InteractionPlan, *, initiator_speaks: bool, utterance: str | None
+) -> DialogueContext:
+    speaker, listener = (plan.initiator, plan.target)[:: 1 if initiator_speaks else -1]
+    scenario = plan.scenario
+    return DialogueContext(
+        speaker=character_speaker(speaker),
+        listener=character_speaker(listener),
+        interaction_type=plan.interaction_type,
+        relationship=plan.regard_of_target if initiator_speaks else plan.regard_of_initiator,
+        utterance=utterance,
+        recent=plan.recent,
+        seed=plan.seed,
+        setting=scenario.setting if scenario else "",
+        mood=scenario.mood if scenario else "",
+        objectives=scenario.objectives if scenario else (),
+    )
+
+
+def interaction_generate(*, plan: InteractionPlan) -> InteractionLines:
+    """The generate step: both lines from the dialogue backend. Runs outside any
+    transaction, so a slow model holds no lock and no idle transaction."""
+    backend = dialogue_backend()
+    content = plan.content
+    if content is None:
+        content = backend.opening(_dialogue_context(plan, initiator_speaks=True, utterance=None))
+    response = backend.reply(_dialogue_context(plan, initiator_speaks=False, utterance=content))
+    return InteractionLines(content=content, response=response)
+
+
+def interaction_apply(
+    *,
+    plan: InteractionPlan,
+    lines: InteractionLines,
+    now: datetime | None = None,
+    started: float | None = None,
+) -> InteractionResult:
+    """The apply step, in one short transaction: lock the pair and their relationship,
+    re-check feasibility on the current rows (InteractionRefused, 409, if the world moved:
+    a character tired out, was archived or moved away meanwhile), move everything from the
+    current rows by what was said, write the Interaction and its events."""
+    started = time.perf_counter() if started is None else started
+    with transaction.atomic():
+        initiator, target = _load_pair(
+            initiator_id=plan.initiator.pk,
+            target_id=plan.target.pk,
+            owner_id=plan.owner_id,
+            for_update=True,
+        )
+        now = now or timezone.now()
+        character_bring_up_to_date(character=initiator, now=now)
+        character_bring_up_to_date(character=target, now=now)
+        _check_feasible(initiator, target)
+        regard_of_target, regard_of_initiator = _pair_relationships(initiator, target)
+        content_sentiment = sentiment(lines.content)
+        response_sentiment = sentiment(lines.response)
+        compat = compatibility(initiator.personality, target.personality)
+        changes = [
+            _move_relationship(
+                regard_of_target,
+                interaction_type=plan.interaction_type,
+                heard_sentiment=response_sentiment,
+                compat=compat,
+                now=now,
+            ),
+            _move_relationship(
+                regard_of_initiator,
+                interaction_type=plan.interaction_type,
+                heard_sentiment=content_sentiment,
+                compat=compat,
+                now=now,
+            ),
+        ]
+        for character, own, heard in (
+            (initiator, content_sentiment, response_sentiment),
+            (target, response_sentiment, content_sentiment),
+        ):
+            _feel_and_tire(
+                character,
+                interaction_type=plan.interaction_type,
+                own_sentiment=own,
+                heard_sentiment=heard,
+                initiated=character is initiator,
+            )
+        rows_update([initiator, target], CHARACTER_STATE_FIELDS)
+        rows_update([regard_of_target, regard_of_initiator], RELATIONSHIP_FIELDS)
+        interaction = Interaction(
+            ecosystem_id=initiator.ecosystem_id,
+            scenario_id=plan.scenario.scenario_id if plan.scenario else None,
+            turn=plan.scenario.turn if plan.scenario else None,
+            initiator=initiator,
+            target=target,
+            interaction_type=plan.interaction_type,
+            content=lines.content,
+            response=lines.response,
+            content_sentiment=content_sentiment,
+            response_sentiment=response_sentiment,
+            relationship_change=_relationship_change(changes),
+            emotional_states={
+                str(initiator.pk): _state_of(initiator),
+                str(target.pk): _state_of(target),
+            },
+            user_message_id=plan.scenario.user_message_id if plan.scenario else None,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        rows_insert([interaction])
+        event_seq = _append_events(interaction, initiator=initiator, target=target, changes=changes)
+        relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
+        ecosystem_id = initiator.ecosystem_id
+        transaction.on_commit(
+            lambda: graph_sync_enqueue(relationship_ids=relationship_ids, ecosystem_id=ecosystem_id)
+        )
+        elapsed_seconds = time.perf_counter() - started
+        transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
+    return InteractionResult(
+        interaction=interaction,
+        relationship_change=interaction.relationship_change,
+        emotional_state=interaction.emotional_states,
+        event_seq=event_seq,
+    )
+
+
+def _relationship_change(changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The API's view of both moves: the initiator's regard, and ``reverse``."""
+    forward, reverse = changes
+
+    def summary(change: dict[str, Any]) -> dict[str, float]:
+        return {
+            "strength_delta": change["strength_delta"],
+            "trust_delta": change["trust_delta"],
+            "new_strength": change["strength_after"],
+            "new_trust": change["trust_after"],
+        }
+
+    return {**summary(forward), "reverse": summary(reverse)}
+
+
+def _append_events(
+    interaction: Interaction,
+    *,
+    initiator: Character,
+    target: Character,
+    changes: list[dict[str, Any]],
+) -> int:
+    """The interaction's three events; answers the last one's seq."""
     names = {str(initiator.pk): initiator.name, str(target.pk): target.name}
     for change in changes:
         change["from_name"] = names[change["from"]]
         change["to_name"] = names[change["to"]]
     events = events_append(
-        ecosystem_id=initiator.ecosystem_id,
+        ecosystem_id=interaction.ecosystem_id,
         events=[
-            (
-                "character_interaction",
-                {
-                    "interaction_id": str(interaction.pk),
-                    "participants": [str(initiator.pk), str(target.pk)],
-                    "names": names,
-                    "interaction_type": interaction_type,
-                    "content": content,
-                    "response": response,
-                    "sentiment": {
-                        "content": round(content_sentiment, 4),
-                        "response": round(response_sentiment, 4),
-                    },
-                    "relationship_change": relationship_change,
-                    "emotional_states": emotional_states,
-                    "scenario_id": str(scenario.pk) if scenario else None,
-                    "turn": turn,
-                    "user_message_id": str(user_message.pk) if user_message else None,
+            event_types.character_interaction(
+                interaction_id=str(interaction.pk),
+                participants=[str(initiator.pk), str(target.pk)],
+                names=names,
+                interaction_type=interaction.interaction_type,
+                content=interaction.content,
+                response=interaction.response,
+                sentiment={
+                    "content": round(interaction.content_sentiment, 4),
+                    "response": round(interaction.response_sentiment, 4),
                 },
+                relationship_change=interaction.relationship_change,
+                emotional_states=interaction.emotional_states,
+                scenario_id=str(interaction.scenario_id) if interaction.scenario_id else None,
+                turn=interaction.turn,
+                user_message_id=(
+                    str(interaction.user_message_id) if interaction.user_message_id else None
+                ),
             ),
-            ("relationship_changed", {"changes": changes}),
-            ("character_state_changed", {"characters": emotional_states}),
+            event_types.relationship_changed(changes=changes),
+            event_types.character_state_changed(characters=interaction.emotional_states),
         ],
     )
-    relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
-    ecosystem_id = initiator.ecosystem_id
-    transaction.on_commit(
-        lambda: graph_sync_enqueue(relationship_ids=relationship_ids, ecosystem_id=ecosystem_id)
-    )
-    elapsed_seconds = time.perf_counter() - started
-    transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
-    return InteractionResult(
-        interaction=interaction,
-        relationship_change=relationship_change,
-        emotional_state=emotional_states,
-        event_seq=events[-1].seq,
-    )
+    return events[-1].seq

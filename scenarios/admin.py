@@ -6,7 +6,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import ApplicationError
-from interactions.models import Interaction
 
 from .models import Scenario, UserMessage
 from .services import (
@@ -166,34 +165,3 @@ class ScenarioAdmin(admin.ModelAdmin):
     @admin.action(description="End the selected scenarios (writes the summary)")
     def end_scenarios(self, request: HttpRequest, queryset: QuerySet[Scenario]) -> None:
         _run_action(self, request, queryset, scenario_end, "Ended")
-
-
-@admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
-    """Read-mostly: interactions are history, written only by the engine."""
-
-    list_display = (
-        "created",
-        "interaction_type",
-        "initiator",
-        "target",
-        "scenario",
-        "turn",
-        "short_content",
-        "latency_ms",
-    )
-    list_filter = ("interaction_type", "ecosystem", "scenario", "created")
-    search_fields = ("content", "response", "initiator__name", "target__name")
-    list_select_related = ("initiator", "target", "scenario")
-    date_hierarchy = "created"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="content")
-    def short_content(self, interaction: Interaction) -> str:
-        text = interaction.content
-        return text if len(text) <= 80 else text[:77] + "..."

@@ -34,6 +34,10 @@ class Scenario(models.Model):
     # read the transcript.
     recent_speakers = models.JSONField(default=list, blank=True)
     next_tick_at = models.DateTimeField(null=True, blank=True)
+    # Set while a clock generates the next turn's lines outside any transaction (its
+    # next_tick_at is then the claim's lease): the apply step plays the turn only if the
+    # token is still its own. Cleared by the apply, a pause, a resume and the end.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(auto_now_add=True)
     # Time spent active so far, excluding pauses; the scenario ends when it reaches duration.
     active_seconds = models.FloatField(default=0.0)

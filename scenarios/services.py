@@ -16,9 +16,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, Min, OuterRef
@@ -35,10 +39,15 @@ from eventlog.services import events_append
 from interactions.dialogue.base import DialogueContext, Speaker
 from interactions.models import Interaction
 from interactions.services import (
+    InteractionLines,
+    InteractionPlan,
     InteractionRefused,
+    ScenarioContext,
     character_speaker,
     dialogue_backend,
-    interaction_process_locked,
+    interaction_apply,
+    interaction_generate,
+    interaction_plan,
 )
 from relationships.dynamics import RelationshipState
 from relationships.models import Relationship
@@ -67,6 +76,10 @@ CLOCK_BATCH_LIMIT = 200
 # shortest (while another claimer holds an overdue scenario).
 CLOCK_MAX_IDLE_SECONDS = 0.5
 CLOCK_MIN_SLEEP_SECONDS = 0.01
+# A claim's lease (docs/scenarios.md, "Turns"): with an in-process backend, and the margin
+# past a remote backend's longest generation.
+CLAIM_LEASE_IN_PROCESS_SECONDS = 2.0
+CLAIM_LEASE_MARGIN_SECONDS = 5.0
 # How many of the latest exchanges the director sees (to keep anyone from hogging the floor).
 RECENT_EXCHANGES = 4
 # The mood arc splits the scenario's turns into at most this many equal segments.
@@ -211,7 +224,10 @@ def scenario_pause(*, scenario_id: uuid.UUID, now: datetime | None = None) -> Sc
     scenario.resumed_at = None
     scenario.status = Scenario.Status.PAUSED
     scenario.next_tick_at = None
-    scenario.save(update_fields=["active_seconds", "resumed_at", "status", "next_tick_at"])
+    scenario.claim_token = None
+    scenario.save(
+        update_fields=["active_seconds", "resumed_at", "status", "next_tick_at", "claim_token"]
+    )
     events_append(
         ecosystem_id=scenario.ecosystem_id,
         events=[
@@ -239,7 +255,8 @@ def scenario_resume(*, scenario_id: uuid.UUID, now: datetime | None = None) -> S
     scenario.status = Scenario.Status.ACTIVE
     scenario.resumed_at = now
     scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
-    scenario.save(update_fields=["status", "resumed_at", "next_tick_at"])
+    scenario.claim_token = None
+    scenario.save(update_fields=["status", "resumed_at", "next_tick_at", "claim_token"])
     events_append(
         ecosystem_id=scenario.ecosystem_id,
         events=[
@@ -272,6 +289,7 @@ def _end_locked(scenario: Scenario, *, reason: str, now: datetime) -> Scenario:
     scenario.status = Scenario.Status.ENDED
     scenario.resumed_at = None
     scenario.next_tick_at = None
+    scenario.claim_token = None
     scenario.ended_at = now
     scenario.summary = scenario_summary(scenario=scenario, reason=reason)
     scenario.save(
@@ -280,6 +298,7 @@ def _end_locked(scenario: Scenario, *, reason: str, now: datetime) -> Scenario:
             "status",
             "resumed_at",
             "next_tick_at",
+            "claim_token",
             "ended_at",
             "summary",
         ]
@@ -460,20 +479,48 @@ def _mood_arc(turn_states: Sequence[tuple[int | None, Mapping[str, Any]]]) -> li
 
 
 # --- Turns and the clock -------------------------------------------------------------------
+#
+# A turn is played in three steps (docs/scenarios.md, "Turns"):
+#   claim    one short transaction: take the due scenario (SKIP LOCKED), let the director
+#            pick who talks, plan the interaction from a snapshot, and stamp the scenario
+#            with a claim token whose lease pushes ``next_tick_at`` past the generation, so
+#            no other claimer sees it due (none can play it, none waits on it);
+#   generate outside any transaction: the dialogue backend writes the lines;
+#   apply    one short transaction: the scenario row, locked again, must still carry our
+#            token, be active and at ``turn - 1``; the engine applies the lines to the
+#            current rows; the turn number, the speakers and the next tick are saved.
+
+
+@dataclass(frozen=True)
+class TurnClaim:
+    """A claimed turn, planned and waiting for its lines."""
+
+    scenario_id: uuid.UUID
+    token: uuid.UUID
+    turn: int
+    due: datetime
+    now: datetime
+    tick_seconds: float
+    plan: InteractionPlan
+    person_message: UserMessage | None
+    scheduled: bool  # True for the clock (next tick from ``due``), False when played by hand
 
 
 def _turn_seed(scenario: Scenario, turn: int) -> int:
     return (scenario.seed * 1_000_003 + turn) % (SEED_MAX + 1)
 
 
-def _reply_to_person(
-    *,
-    scenario: Scenario,
-    answerer: Character,
-    message: UserMessage,
-    interaction_type: str,
-    seed: int,
-) -> str:
+def _claim_lease_seconds() -> float:
+    """How long a claim keeps other claimers away: past the longest generation (opening,
+    reply and a reply to a person, each bounded by a remote backend's timeout; an
+    in-process backend takes milliseconds). A worker that dies holding a claim delays
+    that scenario's turn by at most this."""
+    if _generates_in_process():
+        return CLAIM_LEASE_IN_PROCESS_SECONDS
+    return 3 * float(settings.DIALOGUE_TIMEOUT_SECONDS) + CLAIM_LEASE_MARGIN_SECONDS
+
+
+def _reply_to_person(plan: InteractionPlan, message: UserMessage) -> str:
     """The answering character's line in reply to the person's message; it opens the turn's
     exchange, so the character it addresses hears (and answers) it."""
     person = Speaker(
@@ -484,45 +531,39 @@ def _reply_to_person(
         emotion=PAD(pleasure=0.0, arousal=0.0, dominance=0.0),
         energy=1.0,
     )
+    scenario = plan.scenario
     return dialogue_backend().reply(
         DialogueContext(
-            speaker=character_speaker(answerer),
+            speaker=character_speaker(plan.initiator),
             listener=person,
-            interaction_type=interaction_type,
+            interaction_type=plan.interaction_type,
             relationship=RelationshipState(strength=0.0, trust=0.3, interaction_count=0),
             utterance=message.content,
-            setting=scenario.setting,
-            mood=scenario.mood,
-            objectives=tuple(scenario.objectives),
-            seed=seed,
+            setting=scenario.setting if scenario else "",
+            mood=scenario.mood if scenario else "",
+            objectives=scenario.objectives if scenario else (),
+            seed=plan.seed,
         )
     )
 
 
-def _lock_cast(scenario: Scenario) -> tuple[list[Character], dict[Any, Relationship]]:
-    """The scenario's characters and the relationships among them, locked for the turn
-    (characters in primary-key order, as every interaction locks them)."""
-    cast = list(scenario.participants.select_for_update(of=("self",)).order_by("pk"))
+def _cast_snapshot(scenario: Scenario) -> tuple[list[Character], dict[Any, Relationship]]:
+    """The scenario's characters and the relationships among them, read without locks."""
+    cast = list(scenario.participants.order_by("pk"))
     ids = [character.pk for character in cast]
     relationships = {
         (rel.from_character_id, rel.to_character_id): rel
-        for rel in Relationship.objects.select_for_update().filter(
-            from_character__in=ids, to_character__in=ids
-        )
+        for rel in Relationship.objects.filter(from_character__in=ids, to_character__in=ids)
     }
     return cast, relationships
 
 
-def _plan(
-    scenario: Scenario,
-    *,
-    cast: Sequence[Character],
-    relationships: Mapping[Any, Relationship],
-    turn: int,
-    now: datetime,
-    pending: UserMessage | None,
+def _direct(
+    scenario: Scenario, *, turn: int, now: datetime, pending: UserMessage | None
 ) -> director.TurnPlan | None:
-    cast = sorted(cast, key=lambda c: (c.name, str(c.pk)))
+    """The director's choice of who talks to whom, and how, from a snapshot of the cast."""
+    cast, relationships = _cast_snapshot(scenario)
+    cast.sort(key=lambda c: (c.name, str(c.pk)))
     for character in cast:  # decay and recovery since the last exchange
         character_bring_up_to_date(character=character, now=now)
     return director.plan_turn(
@@ -558,14 +599,18 @@ def _plan(
     )
 
 
-def _play_locked(
-    scenario: Scenario, *, turn: int, now: datetime, may_have_messages: bool = True
-) -> bool:
-    """Play turn ``turn`` of a locked, active scenario at ``turn - 1``. True when an
-    interaction was played (``scenario.turn`` then equals ``turn``, unsaved); False when
-    nobody could talk (everyone too tired) or the engine refused: the turn is skipped and
-    its number stays free for the next tick. ``may_have_messages`` False (the clock knows)
-    skips looking for a person's unanswered message."""
+def _claim_locked(
+    scenario: Scenario,
+    *,
+    turn: int,
+    now: datetime,
+    due: datetime,
+    scheduled: bool,
+    may_have_messages: bool = True,
+) -> TurnClaim | None:
+    """Plan turn ``turn`` of a locked, active scenario at ``turn - 1`` and stamp the claim
+    (saved by the caller's transaction). None when nobody can talk (everyone too tired) or
+    the engine refuses: the turn is skipped and its number stays free for the next tick."""
     pending = (
         UserMessage.objects.filter(scenario=scenario, answered_at__isnull=True)
         .order_by("created", "pk")
@@ -573,90 +618,151 @@ def _play_locked(
         if may_have_messages
         else None
     )
-    cast, relationships = _lock_cast(scenario)
-    plan = _plan(
-        scenario, cast=cast, relationships=relationships, turn=turn, now=now, pending=pending
-    )
-    if plan is None:
+    direction = _direct(scenario, turn=turn, now=now, pending=pending)
+    if direction is None:
         logger.info(
             "Scenario %s turn %s skipped: nobody has the energy to talk.", scenario.pk, turn
         )
-        return False
-    answered = pending if (plan.answers_user and pending is not None) else None
-    seed = _turn_seed(scenario, turn)
-    by_id = {str(character.pk): character for character in cast}
-    initiator, target = by_id[str(plan.initiator_id)], by_id[str(plan.target_id)]
-    content = None
-    if answered is not None:
-        content = _reply_to_person(
-            scenario=scenario,
-            answerer=initiator,
-            message=answered,
-            interaction_type=plan.interaction_type,
-            seed=seed,
-        )
+        return None
+    answered = pending if (direction.answers_user and pending is not None) else None
     try:
-        interaction_process_locked(
-            initiator=initiator,
-            target=target,
-            interaction_type=plan.interaction_type,
-            content=content,
-            relationships=relationships,
-            scenario=scenario,
-            turn=turn,
-            user_message=answered,
-            seed=seed,
+        plan = interaction_plan(
+            initiator_id=uuid.UUID(str(direction.initiator_id)),
+            target_id=uuid.UUID(str(direction.target_id)),
+            interaction_type=direction.interaction_type,
+            scenario=ScenarioContext(
+                scenario_id=scenario.pk,
+                turn=turn,
+                setting=scenario.setting,
+                mood=scenario.mood,
+                objectives=tuple(scenario.objectives),
+                user_message_id=answered.pk if answered is not None else None,
+            ),
+            seed=_turn_seed(scenario, turn),
             now=now,
         )
     except InteractionRefused as refusal:
         logger.info("Scenario %s turn %s skipped: %s", scenario.pk, turn, refusal)
+        return None
+    scenario.claim_token = uuid.uuid4()
+    scenario.next_tick_at = now + timedelta(seconds=_claim_lease_seconds())
+    return TurnClaim(
+        scenario_id=scenario.pk,
+        token=scenario.claim_token,
+        turn=turn,
+        due=due,
+        now=now,
+        tick_seconds=scenario.tick_seconds,
+        plan=plan,
+        person_message=answered,
+        scheduled=scheduled,
+    )
+
+
+def turn_generate(claim: TurnClaim) -> InteractionLines:
+    """The generate step of a claimed turn; runs outside any transaction."""
+    plan = claim.plan
+    if claim.person_message is not None:
+        plan = replace(plan, content=_reply_to_person(plan, claim.person_message))
+    return interaction_generate(plan=plan)
+
+
+def turn_apply(claim: TurnClaim, lines: InteractionLines | None) -> bool:
+    """The apply step of a claimed turn, in one transaction. True when the interaction was
+    played. The lines are dropped when the scenario moved on meanwhile (paused, ended,
+    claimed again after the lease ran out); ``lines`` None (generation failed) or a refusal
+    of the engine (a character tired out meanwhile) skip the turn and free the scenario for
+    its next tick."""
+    with transaction.atomic():
+        scenario = Scenario.objects.select_for_update().filter(pk=claim.scenario_id).first()
+        if scenario is None or scenario.claim_token != claim.token:
+            return False
+        played = False
+        if (
+            lines is not None
+            and scenario.status == Scenario.Status.ACTIVE
+            and scenario.turn == claim.turn - 1
+        ):
+            played = _apply_lines(scenario, claim, lines)
+        scenario.claim_token = None
+        if scenario.status == Scenario.Status.ACTIVE:
+            scenario.next_tick_at = (
+                _next_tick(claim.due, tick_seconds=scenario.tick_seconds, now=claim.now)
+                if claim.scheduled
+                else claim.now + timedelta(seconds=scenario.tick_seconds)
+            )
+        scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at", "claim_token"])
+    if played and claim.scheduled:
+        metrics.scenario_turn_played((claim.now - claim.due).total_seconds())
+    return played
+
+
+def _apply_lines(scenario: Scenario, claim: TurnClaim, lines: InteractionLines) -> bool:
+    try:
+        interaction_apply(plan=claim.plan, lines=lines, now=claim.now)
+    except (InteractionRefused, NotFoundError) as refusal:
+        logger.info("Scenario %s turn %s skipped: %s", scenario.pk, claim.turn, refusal)
         return False
-    if answered is not None:
-        answered.answered_at = now
-        answered.save(update_fields=["answered_at"])
-    scenario.turn = turn
+    if claim.person_message is not None:
+        UserMessage.objects.filter(pk=claim.person_message.pk, answered_at__isnull=True).update(
+            answered_at=claim.now
+        )
+    scenario.turn = claim.turn
     scenario.recent_speakers = [
         *scenario.recent_speakers,
-        str(initiator.pk),
-        str(target.pk),
+        str(claim.plan.initiator.pk),
+        str(claim.plan.target.pk),
     ][-2 * RECENT_EXCHANGES :]
     return True
 
 
-def _next_tick(scenario: Scenario, *, now: datetime) -> datetime:
+def _turn_play(claim: TurnClaim) -> bool:
+    """Generate and apply a claimed turn here and now."""
+    try:
+        lines: InteractionLines | None = turn_generate(claim)
+    except Exception:  # a backend bug must not leave the scenario claimed until the lease ends
+        logger.exception("Scenario %s turn %s: generation failed.", claim.scenario_id, claim.turn)
+        lines = None
+    return turn_apply(claim, lines)
+
+
+def _next_tick(due: datetime, *, tick_seconds: float, now: datetime) -> datetime:
     """One tick after the previous due time, so lateness does not accumulate; a scenario
     more than a tick behind starts afresh from now instead of replaying a burst."""
-    step = timedelta(seconds=scenario.tick_seconds)
-    previous = scenario.next_tick_at or now
-    upcoming = previous + step
+    step = timedelta(seconds=tick_seconds)
+    upcoming = due + step
     return upcoming if upcoming > now else now + step
 
 
-@transaction.atomic
 def scenario_play_turn(*, scenario_id: uuid.UUID, turn: int, now: datetime | None = None) -> bool:
     """Play turn ``turn`` now (the clock's work for one scenario, also usable by hand).
 
-    Does nothing, and returns False, unless the scenario is active and at ``turn - 1``:
-    running it twice, or after the turn has played, is harmless. The next tick is one
-    tick from now. Returns True when an interaction was played.
+    Does nothing, and returns False, unless the scenario is active, at ``turn - 1`` and not
+    claimed by a clock that is generating its lines: running it twice, or after the turn
+    has played, is harmless. The next tick is one tick from now. Returns True when an
+    interaction was played.
     """
-    try:
-        scenario = Scenario.objects.select_for_update().get(pk=scenario_id)
-    except Scenario.DoesNotExist:
-        return False
-    if scenario.status != Scenario.Status.ACTIVE or scenario.turn != turn - 1:
-        return False
-    now = now or timezone.now()
-    played = _play_locked(scenario, turn=turn, now=now)
-    scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
-    scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at"])
-    return played
+    with transaction.atomic():
+        scenario = Scenario.objects.select_for_update().filter(pk=scenario_id).first()
+        if scenario is None or scenario.status != Scenario.Status.ACTIVE:
+            return False
+        now = now or timezone.now()
+        claimed = scenario.claim_token is not None and (
+            scenario.next_tick_at is not None and scenario.next_tick_at > now
+        )
+        if claimed or scenario.turn != turn - 1:
+            return False
+        claim = _claim_locked(scenario, turn=turn, now=now, due=now, scheduled=False)
+        if claim is None:
+            scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
+        scenario.save(update_fields=["next_tick_at", "claim_token"])
+    return claim is not None and _turn_play(claim)
 
 
-def _claim_and_advance(*, now: datetime) -> tuple[uuid.UUID, int] | None:
-    """Claim the most overdue scenario nobody else holds, end it if its time is up or play
-    its next turn, and set its next tick (always after ``now``, so a pass claims a scenario
-    once); all in one transaction. None when none is due."""
+def _claim_next(*, now: datetime) -> TurnClaim | bool | None:
+    """Claim the most overdue scenario nobody else holds, in one short transaction: end it
+    if its time is up, else plan its next turn. Answers the claim, False when the
+    scenario ended or its turn was skipped, None when none is due."""
     with transaction.atomic():
         scenario = (
             Scenario.objects.select_for_update(skip_locked=True)
@@ -677,20 +783,22 @@ def _claim_and_advance(*, now: datetime) -> tuple[uuid.UUID, int] | None:
             scenario=scenario
         ):
             _end_locked(scenario, reason="duration_elapsed", now=clock_now)
-            return scenario.pk, 0
+            return False
         due = scenario.next_tick_at or clock_now
-        played = _play_locked(
+        claim = _claim_locked(
             scenario,
             turn=scenario.turn + 1,
             now=clock_now,
+            due=due,
+            scheduled=True,
             may_have_messages=scenario.has_messages,  # type: ignore[attr-defined]
         )
-        if played:
-            lateness_seconds = (clock_now - due).total_seconds()
-            transaction.on_commit(lambda: metrics.scenario_turn_played(lateness_seconds))
-        scenario.next_tick_at = _next_tick(scenario, now=clock_now)
-        scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at"])
-        return scenario.pk, int(played)
+        if claim is None:
+            scenario.next_tick_at = _next_tick(
+                due, tick_seconds=scenario.tick_seconds, now=clock_now
+            )
+        scenario.save(update_fields=["next_tick_at", "claim_token"])
+        return claim
 
 
 def _seconds_until_next_due(*, now: datetime) -> float | None:
@@ -700,36 +808,99 @@ def _seconds_until_next_due(*, now: datetime) -> float | None:
     return None if earliest is None else (earliest - now).total_seconds()
 
 
+def _generates_in_process() -> bool:
+    """True when the backend writes lines in this process in microseconds (the template
+    backend): its turns are generated inline, with no thread hop."""
+    return dialogue_backend().name == "template"
+
+
+@lru_cache(maxsize=1)
+def _generation_pool() -> ThreadPoolExecutor:
+    """Threads that wait on a remote model for claimed turns (they never touch the
+    database: a claim carries everything generation needs)."""
+    return ThreadPoolExecutor(
+        max_workers=settings.SCENARIO_GENERATION_THREADS, thread_name_prefix="turn-generate"
+    )
+
+
+class _TurnPipeline:
+    """Claimed turns waiting for their lines: generated inline for an in-process backend,
+    else in the generation pool while the clock goes on claiming other scenarios."""
+
+    def __init__(self) -> None:
+        self.inline = _generates_in_process()
+        self.waiting: dict[Future[InteractionLines], TurnClaim] = {}
+        self.played = 0
+
+    def start(self, claim: TurnClaim) -> None:
+        if self.inline:
+            self.played += _turn_play(claim)
+        else:
+            self.waiting[_generation_pool().submit(turn_generate, claim)] = claim
+
+    def apply_ready(self, *, timeout: float = 0.0) -> None:
+        """Apply every turn whose lines are ready, waiting up to ``timeout`` for one."""
+        if not self.waiting:
+            return
+        done, _ = wait(self.waiting, timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            claim = self.waiting.pop(future)
+            try:
+                lines: InteractionLines | None = future.result()
+            except Exception:  # see _turn_play
+                logger.exception(
+                    "Scenario %s turn %s: generation failed.", claim.scenario_id, claim.turn
+                )
+                lines = None
+            self.played += turn_apply(claim, lines)
+
+    def drain(self) -> int:
+        while self.waiting:
+            self.apply_ready(timeout=_claim_lease_seconds())
+        return self.played
+
+
+def _claim_due(pipeline: _TurnPipeline, *, now: datetime, limit: int) -> None:
+    for _ in range(limit):
+        outcome = _claim_next(now=now)
+        if outcome is None:
+            return
+        if isinstance(outcome, TurnClaim):
+            pipeline.start(outcome)
+
+
 def clock_run(*, seconds: float, max_idle_seconds: float = CLOCK_MAX_IDLE_SECONDS) -> int:
-    """Keep the clock for ``seconds``: play what is due, sleep until the next scenario is
-    due (at most ``max_idle_seconds``, to notice new ones), repeat. Returns turns played.
+    """Keep the clock for ``seconds``: claim what is due, apply the turns whose lines are
+    ready, wait until the next scenario is due or a line arrives (at most
+    ``max_idle_seconds``, to notice new scenarios), repeat. Returns turns played.
 
     The Celery task runs this for a window a little longer than beat's period, so each
     scenario plays within milliseconds of its due time instead of at beat's next second,
     and overlapping windows on a worker's pool share the work (SKIP LOCKED) in parallel.
     """
     deadline = time.monotonic() + seconds
-    played = 0
+    pipeline = _TurnPipeline()
     while True:
-        played += clock_tick()
+        _claim_due(pipeline, now=timezone.now(), limit=CLOCK_BATCH_LIMIT)
+        pipeline.apply_ready()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return played
+            return pipeline.drain()
         until_due = _seconds_until_next_due(now=timezone.now())
         pause = max_idle_seconds if until_due is None else min(until_due, max_idle_seconds)
         # An overdue row another claimer holds shows up as "due now": poll, do not spin.
-        time.sleep(min(max(pause, CLOCK_MIN_SLEEP_SECONDS), remaining))
+        pause = min(max(pause, CLOCK_MIN_SLEEP_SECONDS), remaining)
+        if pipeline.waiting:
+            pipeline.apply_ready(timeout=pause)
+        else:
+            time.sleep(pause)
 
 
 def clock_tick(*, now: datetime | None = None, limit: int = CLOCK_BATCH_LIMIT) -> int:
     """One beat of the scenario clock: every scenario due by ``now`` (at most ``limit``,
-    most overdue first) plays one turn, or ends when its active time is up. Safe to run on
-    many workers at once (rows are claimed with SKIP LOCKED). Returns the turns played."""
-    now = now or timezone.now()
-    played = 0
-    for _ in range(limit):
-        outcome = _claim_and_advance(now=now)
-        if outcome is None:
-            break
-        played += outcome[1]
-    return played
+    most overdue first) plays one turn, or ends when its active time is up; lines from a
+    remote model are generated concurrently. Safe to run on many workers at once (rows
+    are claimed with SKIP LOCKED). Returns the turns played."""
+    pipeline = _TurnPipeline()
+    _claim_due(pipeline, now=now or timezone.now(), limit=limit)
+    return pipeline.drain()

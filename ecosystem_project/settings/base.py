@@ -128,6 +128,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # DATABASE_POOL_MAX_SIZE.
 HTTP_THREADS = env.int("HTTP_THREADS", default=32)
 
+# Fast paths that read other packages' private internals (core.fast_paths; pinned in
+# requirements/base.txt). Each is on by default and falls back to the stock path when off,
+# or when the installed versions lack what it reads (one warning at startup).
+# FAST_PATHS=off turns them all off.
+FAST_PATHS = env.bool("FAST_PATHS", default=True)
+# ecosystem_project.asgi_http.SyncChainASGIHandler; off: Django's ASGIHandler.
+FAST_HTTP_HANDLER = FAST_PATHS and env.bool("FAST_HTTP_HANDLER", default=True)
+# observatory.fanout_daphne: frames written to Daphne's socket; off: the consumer's send.
+FAST_WS_DIRECT_WRITE = FAST_PATHS and env.bool("FAST_WS_DIRECT_WRITE", default=True)
+# eventlog.services._group_publisher: one PUBLISH to Redis; off: group_send.
+FAST_BROADCAST_PUBLISH = FAST_PATHS and env.bool("FAST_BROADCAST_PUBLISH", default=True)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -243,6 +255,9 @@ DIALOGUE_OPENAI_BASE_URL = env.str("DIALOGUE_OPENAI_BASE_URL", default="http://1
 DIALOGUE_OPENAI_MODEL = env.str("DIALOGUE_OPENAI_MODEL", default="llama3.2")
 DIALOGUE_OPENAI_API_KEY = env.str("DIALOGUE_OPENAI_API_KEY", default="")
 DIALOGUE_TIMEOUT_SECONDS = env.float("DIALOGUE_TIMEOUT_SECONDS", default=5.0)
+# Threads per clock process that wait on a remote model for claimed scenario turns
+# (docs/scenarios.md, "Turns"); the template backend generates inline.
+SCENARIO_GENERATION_THREADS = env.int("SCENARIO_GENERATION_THREADS", default=32)
 
 # --- REST ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
