@@ -63,5 +63,5 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 def api_route(route: str, view: Any, name: str) -> Any:
-    """A URL pattern whose trailing slash is optional (DESIGN.md: REST)."""
+    """A URL pattern whose trailing slash is optional (docs/api.md: REST)."""
     return re_path(rf"^{route}/?$", view, name=name)

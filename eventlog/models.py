@@ -34,7 +34,7 @@ class Event(models.Model):
         return f"{self.ecosystem_id}#{self.seq} {self.type}"
 
     def envelope(self) -> dict:
-        """The JSON shape every client sees (DESIGN.md "Events")."""
+        """The JSON shape every client sees (docs/api.md, "Events")."""
         return {
             "seq": self.seq,
             "type": self.type,

@@ -1,4 +1,4 @@
-"""Who is on the other end of a WebSocket handshake (DESIGN.md "Events and the WebSocket contract").
+"""Who is on the other end of a WebSocket handshake (docs/api.md, "WebSocket").
 
 ``WebSocketAuthMiddleware`` wraps the WebSocket router and puts three keys into the scope:
 

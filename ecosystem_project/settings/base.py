@@ -1,6 +1,6 @@
 """Settings shared by every mode. Values come from the environment (django-environ).
 
-With no environment at all the project runs in the embedded mode of DESIGN.md: SQLite under
+With no environment at all the project runs in the embedded mode (docs/architecture.md, "Modes"): SQLite under
 ``var/``, the in-memory channel layer, Celery eager and the graph sync queued (not sent).
 ``DATABASE_URL``, ``REDIS_URL`` and ``NEO4J_BOLT_URL`` switch each part to the real service.
 """
