@@ -355,9 +355,8 @@ def reply_core(
     return Core(join_prefix(prefix, answer, line.names), prefixed=bool(prefix))
 
 
-def compose_reply(ctx: DialogueContext, utterance: str) -> str:
+def compose_reply(phrases: Phrases, ctx: DialogueContext, utterance: str) -> str:
     """The reply to ``utterance`` (not empty) in the speaker's voice."""
-    phrases = default_phrases()
     rng = seeded_rng(ctx, "reply")
     voice = voice_of(ctx)
     names = frozenset({ctx.speaker.name, ctx.listener.name})
@@ -385,9 +384,8 @@ def compose_reply(ctx: DialogueContext, utterance: str) -> str:
     return finish(line, voice, rng)
 
 
-def compose_opening(ctx: DialogueContext) -> str:
+def compose_opening(phrases: Phrases, ctx: DialogueContext) -> str:
     """The first line of an exchange, addressing the listener by name."""
-    phrases = default_phrases()
     rng = seeded_rng(ctx, "opening")
     voice = voice_of(ctx)
     names = frozenset({ctx.speaker.name, ctx.listener.name})
@@ -446,15 +444,23 @@ def _opening_topic(phrases: Phrases, ctx: DialogueContext, voice: Voice, rng: ra
 
 
 class TemplateBackend:
-    """Deterministic dialogue from phrase pools; needs nothing outside the process."""
+    """Deterministic dialogue from phrase pools; needs nothing outside the process.
+
+    ``phrases`` defaults to the shipped files, loaded and validated once per process; a bad
+    file raises :class:`~interactions.dialogue.template.phrases.PhraseFileError` here, when
+    the backend is built, rather than in the middle of an interaction.
+    """
 
     name = "template"
+
+    def __init__(self, phrases: Phrases | None = None) -> None:
+        self.phrases = phrases if phrases is not None else default_phrases()
 
     def reply(self, ctx: DialogueContext) -> str:
         utterance = (ctx.utterance or "").strip()
         if not utterance:
             return self.opening(ctx)
-        return compose_reply(ctx, utterance)
+        return compose_reply(self.phrases, ctx, utterance)
 
     def opening(self, ctx: DialogueContext) -> str:
-        return compose_opening(ctx)
+        return compose_opening(self.phrases, ctx)

@@ -4,8 +4,8 @@ The pools live in ``interactions/dialogue/phrases/*.toml`` (format: ``docs/dialo
 Each top-level key of a file is one pool; the :class:`Phrases` fields below say which pools
 must exist, their shape (one list, a list per stance, or a list per named key), what a
 phrase in them may contain and which placeholders it may use. A file that breaks any of
-these rules raises :class:`PhraseFileError` naming the file and the line, so a typo stops
-the process at start-up instead of surfacing as a ``KeyError`` in the middle of a scenario.
+these rules raises :class:`PhraseFileError` naming the file and the line when the backend
+is built, instead of a ``KeyError`` or a stray "{topc}" in the middle of a scenario.
 """
 
 from __future__ import annotations
@@ -277,7 +277,10 @@ def _build_list(
     where = f"{name}.{key}" if key else name
     if not items:
         raise locate.error(f"{where} is empty: a pool needs at least one phrase", name, key)
-    phrases = tuple(_phrase(where, item, spec, locate.at(name, key)) for item in items)
+    in_list = locate.at(name, key)
+    phrases = tuple(
+        _phrase(where, item, spec, in_list.item(index)) for index, item in enumerate(items)
+    )
     if spec.kind != "sentence":
         return tuple(phrase.text for phrase in phrases)
     if spec.untopical_use and all(phrase.needs_topic for phrase in phrases):
@@ -354,26 +357,59 @@ class _Locator:
         self.lines = text.splitlines()
 
     def error(
-        self, message: str, pool: str, key: str | None = None, phrase: str | None = None
+        self,
+        message: str,
+        pool: str,
+        key: str | None = None,
+        phrase: str | None = None,
+        index: int | None = None,
     ) -> PhraseFileError:
-        return PhraseFileError(self.path, self.line_of(pool, key, phrase), message)
+        return PhraseFileError(self.path, self.line_of(pool, key, phrase, index), message)
 
     def at(self, pool: str, key: str | None) -> _PhraseLocator:
         return _PhraseLocator(self, pool, key)
 
-    def line_of(self, pool: str, key: str | None = None, phrase: str | None = None) -> int | None:
+    def line_of(
+        self,
+        pool: str,
+        key: str | None = None,
+        phrase: str | None = None,
+        index: int | None = None,
+    ) -> int | None:
+        """The line of ``phrase`` (the ``index``-th item) of ``pool`` / ``key``; failing
+        that, the line of the key or of the pool; None when even the pool is not found."""
         pool_line = self._find(_key_pattern(pool, table=True), 0)
         if pool_line is None:
             return None
-        line = pool_line
+        list_line = pool_line
         if key is not None:
-            line = self._find(_key_pattern(key, table=False), pool_line) or pool_line
+            list_line = self._find(_key_pattern(key, table=False), pool_line) or pool_line
+        item_line = self._item_line(list_line, index) if index is not None else None
         if phrase:
-            for written in (_basic_string(phrase), f"'{phrase}'"):
-                found = self._find(re.compile(re.escape(written)), line - 1)
+            written = (_basic_string(phrase), f"'{phrase}'")
+            if item_line is not None and any(w in self.lines[item_line - 1] for w in written):
+                return item_line
+            for form in written:
+                found = self._find(re.compile(re.escape(form)), list_line - 1)
                 if found is not None:
                     return found
-        return line
+        return item_line or list_line
+
+    def _item_line(self, list_line: int, index: int) -> int | None:
+        """The line of the ``index``-th item of a list written one item a line."""
+        if not self.lines[list_line - 1].split("#", 1)[0].rstrip().endswith("["):
+            return None
+        seen = -1
+        for number, text in self._numbered(list_line):
+            stripped = text.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if stripped.startswith("]"):
+                return None
+            seen += 1
+            if seen == index:
+                return number
+        return None
 
     def _find(self, pattern: re.Pattern[str], start: int) -> int | None:
         for number, text in self._numbered(start):
@@ -388,12 +424,18 @@ class _Locator:
 
 @dataclass(frozen=True, slots=True)
 class _PhraseLocator:
+    """The locator of one list of phrases, for the errors of its items."""
+
     locator: _Locator
     pool: str
     key: str | None
+    index: int = 0
+
+    def item(self, index: int) -> _PhraseLocator:
+        return _PhraseLocator(self.locator, self.pool, self.key, index)
 
     def error(self, message: str, phrase: str | None) -> PhraseFileError:
-        return self.locator.error(message, self.pool, self.key, phrase)
+        return self.locator.error(message, self.pool, self.key, phrase, self.index)
 
 
 def _key_pattern(name: str, *, table: bool) -> re.Pattern[str]:
