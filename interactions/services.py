@@ -429,36 +429,14 @@ def interaction_apply(
         character_bring_up_to_date(character=target, now=now)
         _check_feasible(initiator, target)
         regard_of_target, regard_of_initiator = _pair_relationships(initiator, target)
-        content_sentiment = sentiment(lines.content)
-        response_sentiment = sentiment(lines.response)
-        compat = compatibility(initiator.personality, target.personality)
-        changes = [
-            _move_relationship(
-                regard_of_target,
-                interaction_type=plan.interaction_type,
-                heard_sentiment=response_sentiment,
-                compat=compat,
-                now=now,
-            ),
-            _move_relationship(
-                regard_of_initiator,
-                interaction_type=plan.interaction_type,
-                heard_sentiment=content_sentiment,
-                compat=compat,
-                now=now,
-            ),
-        ]
-        for character, own, heard in (
-            (initiator, content_sentiment, response_sentiment),
-            (target, response_sentiment, content_sentiment),
-        ):
-            _feel_and_tire(
-                character,
-                interaction_type=plan.interaction_type,
-                own_sentiment=own,
-                heard_sentiment=heard,
-                initiated=character is initiator,
-            )
+        changes, content_sentiment, response_sentiment = _exchange_effects(
+            plan,
+            lines,
+            initiator=initiator,
+            target=target,
+            regards=(regard_of_target, regard_of_initiator),
+            now=now,
+        )
         rows_update([initiator, target], CHARACTER_STATE_FIELDS)
         rows_update([regard_of_target, regard_of_initiator], RELATIONSHIP_FIELDS)
         interaction = Interaction(
@@ -495,6 +473,52 @@ def interaction_apply(
         emotional_state=interaction.emotional_states,
         event_seq=event_seq,
     )
+
+
+def _exchange_effects(
+    plan: InteractionPlan,
+    lines: InteractionLines,
+    *,
+    initiator: Character,
+    target: Character,
+    regards: tuple[Relationship, Relationship],
+    now: datetime,
+) -> tuple[list[dict[str, Any]], float, float]:
+    """What the lines do, on the current (locked) rows: each direction of the relationship
+    moves by what the *other* said; each character feels both lines and tires or
+    refreshes. Answers both moves and the lines' sentiments."""
+    content_sentiment = sentiment(lines.content)
+    response_sentiment = sentiment(lines.response)
+    compat = compatibility(initiator.personality, target.personality)
+    regard_of_target, regard_of_initiator = regards
+    changes = [
+        _move_relationship(
+            regard_of_target,
+            interaction_type=plan.interaction_type,
+            heard_sentiment=response_sentiment,
+            compat=compat,
+            now=now,
+        ),
+        _move_relationship(
+            regard_of_initiator,
+            interaction_type=plan.interaction_type,
+            heard_sentiment=content_sentiment,
+            compat=compat,
+            now=now,
+        ),
+    ]
+    for character, own, heard in (
+        (initiator, content_sentiment, response_sentiment),
+        (target, response_sentiment, content_sentiment),
+    ):
+        _feel_and_tire(
+            character,
+            interaction_type=plan.interaction_type,
+            own_sentiment=own,
+            heard_sentiment=heard,
+            initiated=character is initiator,
+        )
+    return changes, content_sentiment, response_sentiment
 
 
 def _relationship_change(changes: list[dict[str, Any]]) -> dict[str, Any]:
