@@ -184,8 +184,8 @@ class Target:
 
 def _payload_of(text: str | bytes) -> dict[str, Any] | None:
     frame = json.loads(text)
-    if "seq" in frame:  # our envelope
-        return frame["data"]
+    if "seq" in frame:  # our envelope: a user_message whose content is the send time
+        return {"sent_at": float(frame["data"]["content"])}
     if "message" in frame:  # the tutorial's {"message": ...}
         return frame["message"]
     if "sent_at" in frame:  # the ceiling forwards the payload as is
@@ -350,7 +350,10 @@ def ours(name: str, backend: str, fixture: OursFixture) -> Contender:
     from django.conf import settings
     from django.db import connection, transaction
 
+    from eventlog import types as event_types
     from eventlog.services import events_append
+
+    bench_label_id = "00000000-0000-0000-0000-000000000000"  # no such scenario: a label
 
     # Production's access re-check period, not the test settings' 2 s.
     env = {
@@ -380,7 +383,19 @@ def ours(name: str, backend: str, fixture: OursFixture) -> Contender:
             with transaction.atomic():
                 events_append(
                     ecosystem_id=fixture.ecosystem_ids[group],  # type: ignore[arg-type]
-                    events=[("user_message", {"sent_at": sent_at, "n": n}) for sent_at, n in due],
+                    events=[
+                        event_types.user_message(
+                            scenario_id=bench_label_id,
+                            title="bench",
+                            turn=n,
+                            message_id=bench_label_id,
+                            author="bench",
+                            content=repr(sent_at),
+                            target_character_id=None,
+                            target_name=None,
+                        )
+                        for sent_at, n in due
+                    ],
                 )
         finally:
             # Back to the pool: executor threads die with each step's event loop, and a

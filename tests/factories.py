@@ -4,6 +4,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from characters.models import Character, Ecosystem
+from eventlog import types as event_types
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -41,3 +42,20 @@ class CharacterFactory(factory.django.DjangoModelFactory):
     extraversion = factory.Faker("pyfloat", min_value=0, max_value=1)
     agreeableness = factory.Faker("pyfloat", min_value=0, max_value=1)
     neuroticism = factory.Faker("pyfloat", min_value=0, max_value=1)
+
+
+def user_message_event(
+    content: str, *, author: str = "tester", turn: int = 0
+) -> event_types.EventSpec:
+    """A well-formed ``user_message`` event for tests of the log and the stream, which care
+    about seqs and bytes rather than about a scenario (the ids name none)."""
+    return event_types.user_message(
+        scenario_id="00000000-0000-4000-8000-000000000001",
+        title="Test scenario",
+        turn=turn,
+        message_id="00000000-0000-4000-8000-000000000002",
+        author=author,
+        content=content,
+        target_character_id=None,
+        target_name=None,
+    )

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from eventlog.services import events_append
 from observatory.client import ClientError, stream_events, stream_url
 from tests.conftest import token_for
-from tests.factories import EcosystemFactory
+from tests.factories import EcosystemFactory, user_message_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +29,7 @@ def write_events(ecosystem_id, count: int, payload_chars: int = 20, batch: int =
                 events_append(
                     ecosystem_id=ecosystem_id,
                     events=[
-                        ("user_message", {"text": "x" * payload_chars, "n": index})
+                        user_message_event("x" * payload_chars, turn=index)
                         for index in range(first, min(first + batch, count))
                     ],
                 )

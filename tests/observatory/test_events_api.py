@@ -9,6 +9,7 @@ from django.utils import timezone
 from eventlog.models import Event
 from eventlog.services import events_append
 from eventlog.tasks import events_prune_task
+from tests.factories import user_message_event
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def write_events(ecosystem_id, count: int) -> None:
     with transaction.atomic():
         events_append(
             ecosystem_id=ecosystem_id,
-            events=[("user_message", {"text": f"message {index}"}) for index in range(count)],
+            events=[user_message_event(f"message {index}") for index in range(count)],
         )
 
 
@@ -52,7 +53,7 @@ def test_answers_envelopes(api, ecosystem):
     assert event["seq"] == 1
     assert event["type"] == "user_message"
     assert event["ecosystem_id"] == str(ecosystem.pk)
-    assert event["data"] == {"text": "message 0"}
+    assert event["data"] == user_message_event("message 0")[1]
     assert body == {"events": [event], "next_since": 1, "last_seq": 1, "has_more": False}
 
 

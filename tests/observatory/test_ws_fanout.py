@@ -19,7 +19,7 @@ from eventlog.services import ecosystem_group_name, events_append
 from observatory import fanout
 from observatory.client import stream_url
 from tests.conftest import token_for
-from tests.factories import EcosystemFactory
+from tests.factories import EcosystemFactory, user_message_event
 from tests.observatory.test_ws_stream import Observer, seqs_of, write_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -168,7 +168,7 @@ def test_under_daphne_every_observer_gets_every_event_intact_and_in_order(user, 
                 with transaction.atomic():
                     events_append(
                         ecosystem_id=ecosystem.pk,
-                        events=[("user_message", {"text": "x" * size, "size": size})],
+                        events=[user_message_event("x" * size)],
                     )
         finally:
             connection.close()
@@ -184,8 +184,7 @@ def test_under_daphne_every_observer_gets_every_event_intact_and_in_order(user, 
 
     for frames in async_to_sync(scenario)():
         assert seqs_of(frames) == list(range(1, len(sizes) + 1))
-        assert [len(frame["data"]["text"]) for frame in frames] == sizes
-        assert [frame["data"]["size"] for frame in frames] == sizes
+        assert [len(frame["data"]["content"]) for frame in frames] == sizes
 
 
 def test_every_observer_of_an_ecosystem_given_away_is_closed_4403(user, other_user, ecosystem):

@@ -16,12 +16,12 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection, transaction
 
 from ecosystem_project.asgi import application
+from eventlog import services as event_log
 from eventlog.models import Event
 from eventlog.services import ecosystem_group_name, events_append, events_prune
 from observatory import consumers
-from eventlog import services as event_log
 from tests.conftest import token_for
-from tests.factories import EcosystemFactory
+from tests.factories import EcosystemFactory, user_message_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,7 @@ def write_events(ecosystem_id, count: int, label: str = "event") -> list[int]:
         with transaction.atomic():
             rows = events_append(
                 ecosystem_id=ecosystem_id,
-                events=[("user_message", {"text": f"{label} {index}", "writer": label})],
+                events=[user_message_event(f"{label} {index}", author=label)],
             )
         seqs.append(rows[0].seq)
     return seqs
@@ -147,7 +147,7 @@ def test_replays_every_event_after_since_then_streams_live_ones(ecosystem, token
     assert seqs_of(replayed) == [3, 4, 5]
     assert live_marker == {"type": "heartbeat", "last_seq": 5}
     assert seqs_of(live) == [6, 7]
-    assert live[0]["data"] == {"text": "event 0", "writer": "event"}
+    assert live[0]["data"] == user_message_event("event 0", author="event")[1]
     assert live[0]["ecosystem_id"] == str(ecosystem.pk)
     assert live[0]["type"] == "user_message"
 
@@ -215,7 +215,7 @@ def test_two_writers_at_once_observers_see_contiguous_seq(ecosystem, token):
     assert sorted(seqs_a + seqs_b) == list(range(1, 201))
     assert seqs_of(early_events) == list(range(1, 201))
     assert seqs_of(late_events) == list(range(1, 201))
-    writers = [event["data"]["writer"] for event in early_events]
+    writers = [event["data"]["author"] for event in early_events]
     assert writers.count("A") == writers.count("B") == 100
 
 
@@ -236,7 +236,7 @@ def test_zero_events_of_another_ecosystem_reach_an_observer(user, other_user, to
     received = run(scenario)
     assert seqs_of(received) == list(range(1, 11))
     assert {event["ecosystem_id"] for event in received} == {str(mine.pk)}
-    assert {event["data"]["writer"] for event in received} == {"mine"}
+    assert {event["data"]["author"] for event in received} == {"mine"}
 
 
 def test_replay_pages_through_a_long_log(ecosystem, token):
@@ -244,7 +244,7 @@ def test_replay_pages_through_a_long_log(ecosystem, token):
     with transaction.atomic():
         events_append(
             ecosystem_id=ecosystem.pk,
-            events=[("user_message", {"text": str(index)}) for index in range(count)],
+            events=[user_message_event(str(index)) for index in range(count)],
         )
 
     async def scenario():

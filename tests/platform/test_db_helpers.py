@@ -12,7 +12,7 @@ from eventlog.models import Event
 from eventlog.services import events_append
 from interactions.models import Interaction
 from relationships.models import Relationship
-from tests.factories import CharacterFactory
+from tests.factories import CharacterFactory, user_message_event
 
 pytestmark = pytest.mark.django_db
 
@@ -38,13 +38,12 @@ def test_rows_select_reads_what_the_orm_reads_in_primary_key_order(ecosystem):
 
 def test_rows_select_applies_the_database_converters(ecosystem):
     with transaction.atomic():
-        events_append(
-            ecosystem_id=ecosystem.pk, events=[("character_state_changed", {"mood": ["calm"]})]
-        )
+        events_append(ecosystem_id=ecosystem.pk, events=[user_message_event("calm")])
 
     (event,) = rows_select(Event, "ecosystem_id = %s", [ecosystem.pk])
 
-    assert event.payload == {"mood": ["calm"]}  # a dict, not the JSON text PostgreSQL sends
+    # a dict, not the JSON text PostgreSQL sends
+    assert event.payload == user_message_event("calm")[1]
     assert fields_of(event) == fields_of(Event.objects.get(pk=event.pk))
 
 
