@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from .models import Character, Ecosystem
+from .models import PAD_FIELDS, Character, Ecosystem
+from .personality import BIG_FIVE_FIELDS
 
 
 def _bar(value: float) -> str:
@@ -13,17 +14,7 @@ def _bar(value: float) -> str:
 class CharacterInline(admin.TabularInline):
     model = Character
     extra = 0
-    fields = (
-        "name",
-        "status",
-        "openness",
-        "conscientiousness",
-        "extraversion",
-        "agreeableness",
-        "neuroticism",
-        "energy",
-        "emotion",
-    )
+    fields = ("name", "status", *BIG_FIVE_FIELDS, "energy", "emotion")
     readonly_fields = ("emotion",)
     show_change_link = True
 
@@ -60,29 +51,11 @@ class CharacterAdmin(admin.ModelAdmin):
         (None, {"fields": ("id", "ecosystem", "name", "bio", "status")}),
         (
             "Personality (Big Five, 0..1)",
-            {
-                "fields": (
-                    "openness",
-                    "conscientiousness",
-                    "extraversion",
-                    "agreeableness",
-                    "neuroticism",
-                    "personality_readable",
-                )
-            },
+            {"fields": (*BIG_FIVE_FIELDS, "personality_readable")},
         ),
         (
             "Emotion (PAD, -1..1) and energy",
-            {
-                "fields": (
-                    "pleasure",
-                    "arousal",
-                    "dominance",
-                    "emotion",
-                    "energy",
-                    "state_updated_at",
-                )
-            },
+            {"fields": (*PAD_FIELDS, "emotion", "energy", "state_updated_at")},
         ),
     )
 
@@ -92,27 +65,12 @@ class CharacterAdmin(admin.ModelAdmin):
 
     @admin.display(description="personality (O C E A N)")
     def personality_summary(self, character: Character) -> str:
-        return " ".join(
-            f"{getattr(character, field):.1f}"
-            for field in (
-                "openness",
-                "conscientiousness",
-                "extraversion",
-                "agreeableness",
-                "neuroticism",
-            )
-        )
+        return " ".join(f"{getattr(character, field):.1f}" for field in BIG_FIVE_FIELDS)
 
     @admin.display(description="personality at a glance")
     def personality_readable(self, character: Character) -> str:
         rows = [
             f"{field.capitalize():<18} {_bar(getattr(character, field))}"
-            for field in (
-                "openness",
-                "conscientiousness",
-                "extraversion",
-                "agreeableness",
-                "neuroticism",
-            )
+            for field in BIG_FIVE_FIELDS
         ]
         return "\n".join(rows)

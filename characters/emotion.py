@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .personality import BigFive
+from .personality import TRAIT_MIDPOINT, BigFive, InteractionType
 
 PAD_MIN = -1.0
 PAD_MAX = 1.0
-TRAIT_MIDPOINT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,6 @@ EXTRAVERSION_POSITIVE_GAIN = 0.6
 # Agreeableness damps the arousal/dominance (anger) push of conflict (Meier et al. 2006;
 # Graziano et al. 1996). Factor = 1 - damping * (A - 0.5): 0.6 .. 1.4.
 AGREEABLENESS_ANGER_DAMPING = 0.8
-CONFLICT = "conflict"
 # Hearing an utterance moves you fully; your own utterance moves you half as much.
 HEARD_UTTERANCE_WEIGHT = 1.0
 OWN_UTTERANCE_WEIGHT = 0.5
@@ -172,7 +170,7 @@ def appraise(
         pleasure_change *= 1.0 + EXTRAVERSION_POSITIVE_GAIN * (
             personality.extraversion - TRAIT_MIDPOINT
         )
-    if interaction_type == CONFLICT:
+    if interaction_type == InteractionType.CONFLICT:
         anger_softening = 1.0 - AGREEABLENESS_ANGER_DAMPING * (
             personality.agreeableness - TRAIT_MIDPOINT
         )

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import math
 
-from .personality import BigFive
+from .personality import TRAIT_MIDPOINT, BigFive
 
 ENERGY_MIN = 0.0
 ENERGY_MAX = 1.0
-TRAIT_MIDPOINT = 0.5
 
 # Status thresholds. An active character below RESTING_THRESHOLD rests; a resting one wakes
 # at WAKE_THRESHOLD. The gap between them is the hysteresis that keeps a tired character

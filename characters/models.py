@@ -4,11 +4,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .personality import BigFive
+from .personality import BIG_FIVE_FIELDS, BigFive
 
 UNIT_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 SIGNED_UNIT_VALIDATORS = [MinValueValidator(-1.0), MaxValueValidator(1.0)]
-BIG_FIVE_FIELDS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
 PAD_FIELDS = ("pleasure", "arousal", "dominance")
 
 

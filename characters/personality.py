@@ -1,4 +1,5 @@
-"""Big Five personality: the trait vector, pair compatibility and talkativeness.
+"""Big Five personality: the trait vector, pair compatibility and talkativeness; and the
+interaction types.
 
 Pure domain code: no Django, no I/O, plain float math (it runs on every interaction).
 Formulas, reasons and citations: docs/models.md, section "Personality".
@@ -6,13 +7,24 @@ Formulas, reasons and citations: docs/models.md, section "Personality".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from enum import StrEnum
 
-# The interaction vocabulary shared by the pure models (emotion, energy, relationship
-# dynamics). It lives here, in the lowest module, so that `characters` never imports
-# `relationships`; `relationships.dynamics` re-exports it.
-INTERACTION_TYPES: tuple[str, ...] = ("greeting", "chat", "conflict", "collaboration")
 
+class InteractionType(StrEnum):
+    """The kinds of exchange: the one definition of the vocabulary. The pure models
+    (emotion, energy, relationship dynamics), the director and ``Interaction.Type`` (the
+    model's choices) all take it from here, the lowest layer that needs it."""
+
+    GREETING = "greeting"
+    CHAT = "chat"
+    CONFLICT = "conflict"
+    COLLABORATION = "collaboration"
+
+
+INTERACTION_TYPES: tuple[str, ...] = tuple(kind.value for kind in InteractionType)
+
+# A trait's population mean (every trait is in 0..1).
 TRAIT_MIDPOINT = 0.5
 
 # Partner effects on relationship satisfaction, Malouff et al. (2010) meta-analysis,
@@ -31,7 +43,6 @@ PARTNER_WEIGHT_TOTAL = (
     + abs(PARTNER_WEIGHT_AGREEABLENESS)
     + abs(PARTNER_WEIGHT_NEUROTICISM)
 )
-BIG_FIVE_TRAIT_COUNT = 5
 
 # Level effects dominate; similarity adds little (Dyrenforth et al. 2010; Montoya et al. 2008).
 COMPATIBILITY_LEVEL_WEIGHT = 0.85
@@ -63,6 +74,10 @@ class BigFive:
     extraversion: float
     agreeableness: float
     neuroticism: float
+
+
+# The trait names, in OCEAN order: also the Character model's field names.
+BIG_FIVE_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(BigFive))
 
 
 def _centred(trait: float) -> float:
@@ -97,7 +112,7 @@ def similarity(a: BigFive, b: BigFive) -> float:
         + abs(a.extraversion - b.extraversion)
         + abs(a.agreeableness - b.agreeableness)
         + abs(a.neuroticism - b.neuroticism)
-    ) / BIG_FIVE_TRAIT_COUNT
+    ) / len(BIG_FIVE_FIELDS)
     return _clamp(1.0 - 2.0 * mean_distance, SIGNED_MIN, SIGNED_MAX)
 
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from .models import BIG_FIVE_FIELDS, PAD_FIELDS, Character, Ecosystem
+from .models import PAD_FIELDS, Character, Ecosystem
+from .personality import BIG_FIVE_FIELDS
 from .selectors import ecosystem_list
 
 

@@ -3,14 +3,15 @@ import uuid
 from django.db import models
 
 from characters.models import Character, Ecosystem
+from characters.personality import InteractionType
 
 
 class Interaction(models.Model):
-    class Type(models.TextChoices):
-        GREETING = "greeting"
-        CHAT = "chat"
-        CONFLICT = "conflict"
-        COLLABORATION = "collaboration"
+    # The choices, made from the one definition of the vocabulary (characters.personality).
+    # django-stubs types only the class syntax of TextChoices, not this functional one.
+    Type: type[models.TextChoices] = models.TextChoices(  # type: ignore[call-overload]
+        "Type", [(kind.name, kind.value) for kind in InteractionType]
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     ecosystem = models.ForeignKey(Ecosystem, on_delete=models.CASCADE, related_name="interactions")

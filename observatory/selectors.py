@@ -22,7 +22,8 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from characters.models import BIG_FIVE_FIELDS, PAD_FIELDS, Character, Ecosystem
+from characters.models import PAD_FIELDS, Character, Ecosystem
+from characters.personality import BIG_FIVE_FIELDS
 from characters.selectors import character_get, ecosystem_get, get_or_404
 from characters.services import character_bring_up_to_date
 from eventlog.models import Event

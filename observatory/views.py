@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from characters.emotion import EMOTION_LABELS
-from characters.models import BIG_FIVE_FIELDS
+from characters.personality import BIG_FIVE_FIELDS
 from characters.selectors import ecosystem_get
 from characters.services import ecosystem_create
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Only for tests/interactions/test_dialogue_template.py, which still imports it from here:
+# the definition is characters.personality.InteractionType. Remove with that import.
 from characters.personality import INTERACTION_TYPES as INTERACTION_TYPES
 
 STRENGTH_MIN = -1.0

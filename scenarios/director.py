@@ -15,16 +15,13 @@ from dataclasses import dataclass
 
 from characters.emotion import PAD
 from characters.energy import can_interact
-from characters.personality import BigFive, talkativeness
+from characters.personality import INTERACTION_TYPES, BigFive, InteractionType, talkativeness
 from interactions.sentiment import mood_tension, sentiment
 from relationships.dynamics import (
     INITIAL_STRENGTH,
     INITIAL_TRUST,
-    INTERACTION_TYPES,
     RelationshipState,
 )
-
-GREETING, CHAT, CONFLICT, COLLABORATION = "greeting", "chat", "conflict", "collaboration"
 
 # --- Who speaks ------------------------------------------------------------------------------
 # weight = max(talkativeness, 0.05) * energy
@@ -53,7 +50,12 @@ OBJECTIVE_TRUST_GAIN = 2.0
 # --- How -------------------------------------------------------------------------------------
 # weight(type) = BASE_TYPE_WEIGHTS[type] times the factors below
 # (docs/models.md, "How: the interaction type").
-BASE_TYPE_WEIGHTS = {GREETING: 0.15, CHAT: 1.0, CONFLICT: 0.3, COLLABORATION: 0.4}
+BASE_TYPE_WEIGHTS: dict[str, float] = {
+    InteractionType.GREETING: 0.15,
+    InteractionType.CHAT: 1.0,
+    InteractionType.CONFLICT: 0.3,
+    InteractionType.COLLABORATION: 0.4,
+}
 FIRST_MEETING_GREETING_BONUS = 2.0  # added to greeting when they have never spoken
 MOOD_CONFLICT_GAIN = 1.5  # conflict * exp(1.5 * tension)
 MOOD_COLLABORATION_GAIN = 0.8  # collaboration * exp(-0.8 * tension)
@@ -155,9 +157,9 @@ def interaction_type_weights(
     personality, emotion = speaker.personality, speaker.emotion
     weights = dict(BASE_TYPE_WEIGHTS)
     if relationship.interaction_count <= 0:
-        weights[GREETING] += FIRST_MEETING_GREETING_BONUS
+        weights[InteractionType.GREETING] += FIRST_MEETING_GREETING_BONUS
     temper = (0.5 - personality.agreeableness) + (personality.neuroticism - 0.5)
-    weights[CONFLICT] *= math.exp(
+    weights[InteractionType.CONFLICT] *= math.exp(
         MOOD_CONFLICT_GAIN * tension
         - RELATIONSHIP_CONFLICT_GAIN * relationship.strength
         + TEMPER_CONFLICT_GAIN * temper
@@ -174,7 +176,7 @@ def interaction_type_weights(
         )
     else:
         collaboration *= math.exp(PLAIN_CONSCIENTIOUSNESS_GAIN * conscientiousness)
-    weights[COLLABORATION] *= collaboration
+    weights[InteractionType.COLLABORATION] *= collaboration
     return weights
 
 
@@ -248,7 +250,7 @@ def plan_turn(
 
     if pending is not None:
         hostile = sentiment(pending.content) <= HOSTILE_SENTIMENT
-        interaction_type = CONFLICT if hostile else CHAT
+        interaction_type: str = InteractionType.CONFLICT if hostile else InteractionType.CHAT
     else:
         weights = interaction_type_weights(
             initiator,

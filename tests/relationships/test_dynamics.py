@@ -6,11 +6,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from characters.personality import INTERACTION_TYPES
 from relationships.dynamics import (
     INITIAL_STRENGTH,
     INITIAL_TRUST,
     INTERACTION_RATES,
-    INTERACTION_TYPES,
     RELATIONSHIP_LABELS,
     RelationshipDelta,
     RelationshipState,

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from characters.emotion import PAD
 from characters.energy import MIN_ENERGY_TO_TALK
-from characters.personality import BigFive
-from relationships.dynamics import INTERACTION_TYPES, RelationshipState
+from characters.personality import INTERACTION_TYPES, BigFive
+from relationships.dynamics import RelationshipState
 from scenarios.director import Participant, PendingMessage, TurnPlan, plan_turn
 
 CALM = PAD(0.0, 0.0, 0.0)
