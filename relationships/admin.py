@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from .dynamics import relationship_label_of
 from .models import Relationship
-from .selectors import relationship_label_of
 
 
 @admin.register(Relationship)

@@ -6,8 +6,9 @@ from rest_framework.views import APIView
 
 from characters.selectors import character_get
 
+from .dynamics import relationship_label_of
 from .models import Relationship
-from .selectors import relationship_label_of, relationship_list_for_character
+from .selectors import relationship_list_for_character
 
 
 class RelationshipOutputSerializer(serializers.Serializer):

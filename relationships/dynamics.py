@@ -7,6 +7,7 @@ per direction). Formulas, reasons and citations: docs/models.md, section "Relati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 # Only for tests/interactions/test_dialogue_template.py, which still imports it from here:
 # the definition is characters.personality.InteractionType. Remove with that import.
@@ -197,3 +198,24 @@ def relationship_label(strength: float, trust: float, interaction_count: int) ->
     if strength >= FRIEND_MIN_STRENGTH:
         return FRIEND
     return ACQUAINTANCE
+
+
+class RelationshipLike(Protocol):
+    """Anything holding a relationship's state: a ``Relationship`` row or a
+    ``RelationshipState``."""
+
+    @property
+    def strength(self) -> float: ...
+
+    @property
+    def trust(self) -> float: ...
+
+    @property
+    def interaction_count(self) -> int: ...
+
+
+def relationship_label_of(relationship: RelationshipLike) -> str:
+    """``relationship_label`` of a relationship row or state."""
+    return relationship_label(
+        relationship.strength, relationship.trust, relationship.interaction_count
+    )

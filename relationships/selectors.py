@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from characters.models import Character
 
-from .dynamics import relationship_label
 from .models import Relationship
 
 
@@ -20,12 +19,6 @@ def relationship_list_for_character(*, character: Character) -> QuerySet[Relatio
         Relationship.objects.filter(Q(from_character=character) | Q(to_character=character))
         .select_related("from_character", "to_character")
         .order_by("-strength", "pk")
-    )
-
-
-def relationship_label_of(relationship: Relationship) -> str:
-    return relationship_label(
-        relationship.strength, relationship.trust, relationship.interaction_count
     )
 
 
