@@ -4,10 +4,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 
-from . import emotion, energy
+from . import emotion
 from .models import Character, Ecosystem
+from .selectors import character_state_now
 
 
 def ecosystem_create(*, owner: User, name: str, description: str = "") -> Ecosystem:
@@ -57,22 +57,6 @@ def character_set_emotion(*, character: Character, state: emotion.PAD) -> None:
     character.emotion = emotion.label(state)
 
 
-def character_bring_up_to_date(*, character: Character, now: Any = None) -> None:
-    """Apply emotional decay and energy recovery for the idle time since the last update.
-
-    Mutates the instance only; the caller saves it (inside its own transaction).
-    """
-    now = now or timezone.now()
-    idle_seconds = max(0.0, (now - character.state_updated_at).total_seconds())
-    if idle_seconds <= 0:
-        return
-    personality = character.personality
-    character_set_emotion(
-        character=character,
-        state=emotion.decay(
-            character_emotion(character=character), personality, elapsed_seconds=idle_seconds
-        ),
-    )
-    character.energy = energy.recover(character.energy, personality, idle_seconds=idle_seconds)
-    character.status = energy.next_status(character.energy, character.status)
-    character.state_updated_at = now
+# The old name, only until interactions.services and scenarios.services import
+# selectors.character_state_now (both are being rewritten by others right now).
+character_bring_up_to_date = character_state_now

@@ -24,12 +24,17 @@ from django.utils import timezone
 
 from characters.models import PAD_FIELDS, Character, Ecosystem
 from characters.personality import BIG_FIVE_FIELDS
-from characters.selectors import character_get, ecosystem_get, get_or_404
-from characters.services import character_bring_up_to_date
+from characters.selectors import (
+    character_get,
+    character_state,
+    character_state_now,
+    ecosystem_get,
+    get_or_404,
+)
 from eventlog.models import Event
 from eventlog.services import envelopes_of
 from interactions.models import Interaction
-from relationships.dynamics import relationship_label
+from relationships.dynamics import STRANGER, relationship_label, relationship_label_of
 from relationships.models import Relationship
 from relationships.selectors import graph_sync_lag
 from scenarios.models import Scenario, UserMessage
@@ -478,16 +483,12 @@ def character_snapshot(*, user: User, character_id: object) -> CharacterSnapshot
         relationships.append(
             RelationshipRow(
                 other=rel.to_character,
-                label=relationship_label(rel.strength, rel.trust, rel.interaction_count),
+                label=relationship_label_of(rel),
                 strength=rel.strength,
                 trust=rel.trust,
                 interaction_count=rel.interaction_count,
                 last_interaction_at=rel.last_interaction_at,
-                reverse_label=(
-                    relationship_label(reverse.strength, reverse.trust, reverse.interaction_count)
-                    if reverse
-                    else None
-                ),
+                reverse_label=relationship_label_of(reverse) if reverse else None,
                 reverse_strength=reverse.strength if reverse else None,
                 reverse_trust=reverse.trust if reverse else None,
             )
@@ -498,14 +499,12 @@ def character_snapshot(*, user: User, character_id: object) -> CharacterSnapshot
         relationships.append(
             RelationshipRow(
                 other=reverse.from_character,
-                label=relationship_label(0.0, 0.0, 0),
+                label=STRANGER,
                 strength=0.0,
                 trust=0.0,
                 interaction_count=0,
                 last_interaction_at=None,
-                reverse_label=relationship_label(
-                    reverse.strength, reverse.trust, reverse.interaction_count
-                ),
+                reverse_label=relationship_label_of(reverse),
                 reverse_strength=reverse.strength,
                 reverse_trust=reverse.trust,
             )
@@ -531,9 +530,7 @@ def _relationship_row(relationship: Relationship) -> dict[str, Any]:
         "strength": round(relationship.strength, 4),
         "trust": round(relationship.trust, 4),
         "interaction_count": relationship.interaction_count,
-        "label": relationship_label(
-            relationship.strength, relationship.trust, relationship.interaction_count
-        ),
+        "label": relationship_label_of(relationship),
     }
 
 
@@ -604,19 +601,8 @@ def ecosystem_graph(*, ecosystem: Ecosystem, now: datetime | None = None) -> dic
     relationships) of one ecosystem, for the observatory's network view."""
     now = now or timezone.now()
     characters = list(Character.objects.filter(ecosystem=ecosystem).order_by("name", "pk"))
-    for character in characters:
-        character_bring_up_to_date(character=character, now=now)
     nodes = [
-        {
-            "id": character.pk,
-            "name": character.name,
-            "emotion": character.emotion,
-            "pleasure": round(character.pleasure, 4),
-            "arousal": round(character.arousal, 4),
-            "dominance": round(character.dominance, 4),
-            "energy": round(character.energy, 4),
-            "status": character.status,
-        }
+        {"id": character.pk, **character_state(character_state_now(character=character, now=now))}
         for character in characters
     ]
     edges = [
@@ -626,7 +612,7 @@ def ecosystem_graph(*, ecosystem: Ecosystem, now: datetime | None = None) -> dic
             "strength": round(rel.strength, 4),
             "trust": round(rel.trust, 4),
             "interaction_count": rel.interaction_count,
-            "label": relationship_label(rel.strength, rel.trust, rel.interaction_count),
+            "label": relationship_label_of(rel),
         }
         for rel in Relationship.objects.filter(ecosystem=ecosystem).order_by(
             "from_character_id", "to_character_id"

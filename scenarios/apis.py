@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from characters.models import Character, Ecosystem
-from characters.selectors import ecosystem_get
+from characters.selectors import character_state, ecosystem_get
 from characters.serializers import StrictSerializerMixin
 from interactions.models import Interaction
 
@@ -228,16 +228,7 @@ def _person(character: Character | None) -> dict[str, Any] | None:
 def scenario_body(scenario: Scenario, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     participants = [
-        {
-            "id": character.pk,
-            "name": character.name,
-            "emotion": character.emotion,
-            "pleasure": round(character.pleasure, 4),
-            "arousal": round(character.arousal, 4),
-            "dominance": round(character.dominance, 4),
-            "energy": round(character.energy, 4),
-            "status": character.status,
-        }
+        {"id": character.pk, **character_state(character)}
         for character in scenario_participants_now(scenario=scenario, now=now)
     ]
     return {

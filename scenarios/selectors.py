@@ -12,8 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from characters.models import Character, Ecosystem
-from characters.selectors import get_or_404
-from characters.services import character_bring_up_to_date
+from characters.selectors import character_state_now, get_or_404
 from interactions.models import Interaction
 
 from .models import Scenario, UserMessage
@@ -76,7 +75,7 @@ def scenario_participants_now(
     now = now or timezone.now()
     participants = sorted(scenario.participants.all(), key=lambda c: (c.name, str(c.pk)))
     for character in participants:
-        character_bring_up_to_date(character=character, now=now)
+        character_state_now(character=character, now=now)
     return participants
 
 
