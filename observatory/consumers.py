@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import functools
 import json
-import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -64,8 +63,6 @@ from .fanout_daphne import (
     transport_backlog,
     write_frame,
 )
-
-logger = logging.getLogger(__name__)
 
 SUBPROTOCOL = "ecosystem.v1"
 
