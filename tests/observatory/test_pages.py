@@ -13,7 +13,7 @@ from django.test import Client
 
 from characters.models import Character
 from characters.services import character_create
-from interactions.services import interaction_process
+from interactions.services import ScenarioContext, interaction_process
 from relationships.models import Relationship
 from scenarios.models import Scenario
 from scenarios.services import scenario_create
@@ -188,8 +188,7 @@ def test_scenario_chat_embeds_transcript_and_participants(browser, town):
         target_id=tobias.pk,
         interaction_type="chat",
         content="Soup?",
-        scenario=scenario,
-        turn=1,
+        scenario=ScenarioContext(scenario_id=scenario.pk, turn=1),
     )
     data = page_data(browser.get(f"/scenarios/{scenario.pk}/"), "scenario-data")
     assert data["scenario"]["title"] == "Supper"
@@ -263,8 +262,7 @@ def test_the_other_pages_do_not_grow_queries_with_the_cast(
             target_id=cast[index + 1].pk,
             interaction_type="chat",
             content="Hi",
-            scenario=scenario,
-            turn=index + 1,
+            scenario=ScenarioContext(scenario_id=scenario.pk, turn=index + 1),
         )
     with django_assert_max_num_queries(12):
         assert browser.get("/").status_code == 200
