@@ -72,7 +72,9 @@ def client_ip(request: Any) -> str:
 
 
 def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
+    # surrogatepass: a lone surrogate ("\ud800", valid in JSON) is not UTF-8 but is a key.
+    joined = "\x00".join(parts).encode("utf-8", errors="surrogatepass")
+    return hashlib.sha256(joined).hexdigest()[:32]
 
 
 def _count_hit(key: str, *, timeout: int) -> int:

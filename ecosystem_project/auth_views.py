@@ -29,6 +29,14 @@ TOO_MANY_ATTEMPTS = (
 )
 
 
+def is_utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class RateLimitedAuthenticationForm(AuthenticationForm):
     """Django's login form; the password check is counted first and refused past the limit."""
 
@@ -39,6 +47,9 @@ class RateLimitedAuthenticationForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if not (username and password):
             return super().clean()
+        if not (is_utf8_encodable(username) and is_utf8_encodable(password)):
+            # A lone surrogate: no account can have it, and the database cannot take it.
+            raise self.get_invalid_login_error()
         ip = client_ip(self.request) if self.request is not None else "unknown"
         attempt = login_attempt_begin(username=username, ip=ip)
         if not attempt.allowed:

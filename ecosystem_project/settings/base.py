@@ -159,7 +159,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", default=True)
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 
-# A request body over this size answers 400 before any view sees it.
+# A request body over this size answers 413 before any view reads it (core/parsers.py for
+# JSON, core/api.py for the rest).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
 
 # --- Redis, channel layer, Celery -------------------------------------------------------
@@ -267,9 +268,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser plus a body size limit (413), a nesting limit and no lone surrogates
+    # (core/parsers.py; docs/api.md, "Errors").
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # ?limit= from 1 to 1000 and ?offset= within 64 bits, else 400 (core/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -99,10 +99,10 @@ def test_malformed_ids_answer_404_and_malformed_filter_400(api):
     assert response.status_code == 400 and "ecosystem" in response.json()["detail"]
 
 
-def test_a_one_megabyte_body_answers_400_and_writes_nothing(api, ecosystem):
+def test_a_one_megabyte_body_answers_413_and_writes_nothing(api, ecosystem):
     payload = {**VALID_CHARACTER, "ecosystem": str(ecosystem.pk), "bio": "x" * 1_000_000}
     response = api.post("/api/v1/characters", payload, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "too large" in response.json()["detail"]
     assert not Character.objects.exists()
 
