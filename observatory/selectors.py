@@ -29,7 +29,6 @@ from characters.selectors import (
     character_state,
     character_state_now,
     ecosystem_get,
-    get_or_404,
 )
 from eventlog.models import Event
 from eventlog.services import envelopes_of
@@ -38,7 +37,7 @@ from relationships.dynamics import STRANGER, relationship_label, relationship_la
 from relationships.models import Relationship
 from relationships.selectors import graph_sync_lag
 from scenarios.models import Scenario, UserMessage
-from scenarios.selectors import scenario_time_left_seconds
+from scenarios.selectors import scenario_get, scenario_time_left_seconds
 
 # An ecosystem counts as live when a scenario plays or something happened this recently.
 LIVE_WINDOW = timedelta(minutes=5)
@@ -170,12 +169,6 @@ def scenario_list_for_ecosystem(*, ecosystem: Ecosystem) -> list[Scenario]:
         )
     scenarios.sort(key=lambda scenario: status_rank.get(scenario.status, 3))
     return scenarios
-
-
-def scenario_get(*, user: User, scenario_id: object) -> Scenario:
-    return get_or_404(
-        Scenario.objects.filter(ecosystem__owner=user).select_related("ecosystem"), scenario_id
-    )
 
 
 # --- Observatory -----------------------------------------------------------------------------

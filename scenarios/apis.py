@@ -23,7 +23,7 @@ from . import services
 from .models import Scenario, UserMessage
 from .selectors import (
     scenario_elapsed_seconds,
-    scenario_get,
+    scenario_get_with_participants,
     scenario_list,
     scenario_participants_now,
     scenario_time_left_seconds,
@@ -257,7 +257,7 @@ def scenario_body(scenario: Scenario, *, now: datetime | None = None) -> dict[st
 
 def _scenario_response(request: Request, scenario_id: Any, *, code: int = 200) -> Response:
     """Re-read through the user's selector (fresh state, participants prefetched)."""
-    scenario = scenario_get(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
+    scenario = scenario_get_with_participants(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
     return Response(ScenarioOutputSerializer(scenario_body(scenario)).data, status=code)
 
 
@@ -363,7 +363,7 @@ class _ScenarioActionApi(APIView):
 
     @ACTION_SCHEMA
     def post(self, request: Request, scenario_id: str) -> Response:
-        scenario = scenario_get(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
+        scenario = scenario_get_with_participants(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
         EmptyInputSerializer(data=request.data or {}).is_valid(raise_exception=True)
         type(self).action_service(scenario_id=scenario.pk)
         return _scenario_response(request, scenario.pk)
@@ -407,7 +407,7 @@ class ScenarioModeApi(APIView):
 
     @MODE_SCHEMA
     def patch(self, request: Request, scenario_id: str) -> Response:
-        scenario = scenario_get(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
+        scenario = scenario_get_with_participants(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
         serializer = ScenarioModeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.scenario_mode_set(scenario_id=scenario.pk, mode=serializer.validated_data["mode"])
@@ -430,7 +430,7 @@ class ScenarioMessagesApi(APIView):
         responses={200: TranscriptOutputSerializer, 404: ERROR_RESPONSE},
     )
     def get(self, request: Request, scenario_id: str) -> Response:
-        scenario = scenario_get(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
+        scenario = scenario_get_with_participants(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
         query = TranscriptQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         transcript = scenario_transcript(
@@ -482,7 +482,7 @@ class ScenarioMessagesApi(APIView):
         },
     )
     def post(self, request: Request, scenario_id: str) -> Response:
-        scenario = scenario_get(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
+        scenario = scenario_get_with_participants(user=request.user, scenario_id=scenario_id)  # type: ignore[arg-type]
         serializer = UserMessageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = services.scenario_post_message(

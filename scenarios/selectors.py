@@ -63,7 +63,15 @@ def scenario_list(*, user: User, ecosystem: Ecosystem | None = None) -> QuerySet
 
 
 def scenario_get(*, user: User, scenario_id: object) -> Scenario:
-    """The user's scenario (participants prefetched), or Http404."""
+    """The user's scenario row (its ecosystem joined), or Http404."""
+    return get_or_404(
+        Scenario.objects.filter(ecosystem__owner=user).select_related("ecosystem"), scenario_id
+    )
+
+
+def scenario_get_with_participants(*, user: User, scenario_id: object) -> Scenario:
+    """The user's scenario with what the API's scenario body shows: participants
+    prefetched (by name) and ``pending_user_messages`` counted; or Http404."""
     return get_or_404(scenario_list(user=user), scenario_id)
 
 
