@@ -186,6 +186,78 @@ def _weighted_pick(rng: random.Random, options: Sequence[str], weights: Sequence
     return rng.choices(options, weights=weights, k=1)[0]
 
 
+def _pick_initiator(
+    rng: random.Random,
+    able: Sequence[Participant],
+    by_id: Mapping[str, Participant],
+    recent_speakers: Sequence[str],
+    pending: PendingMessage | None,
+) -> Participant:
+    """Who speaks: the person's addressee (or, with nobody able named, the most talkative)
+    when a message waits; otherwise a draw weighted by ``speaker_weight``."""
+    if pending is not None:
+        named = by_id.get(pending.target_id) if pending.target_id is not None else None
+        if named is not None and can_talk(named):
+            return named
+        # Nobody named (or the named one cannot talk): the most talkative answers.
+        return min(able, key=lambda p: (-talkativeness(p.personality) * p.energy, p.id))
+    return by_id[
+        _weighted_pick(
+            rng,
+            [p.id for p in able],
+            [speaker_weight(p, recent_speakers) for p in able],
+        )
+    ]
+
+
+def _pick_target(
+    rng: random.Random,
+    initiator: Participant,
+    able: Sequence[Participant],
+    relationships: Mapping[tuple[str, str], RelationshipState],
+    *,
+    last_speaker: str | None,
+    has_objectives: bool,
+) -> Participant:
+    """To whom: a draw among the others, weighted by ``target_weight``."""
+    candidates = [p for p in able if p.id != initiator.id]
+    picked = _weighted_pick(
+        rng,
+        [p.id for p in candidates],
+        [
+            target_weight(
+                initiator,
+                candidate,
+                relationship_between(relationships, initiator.id, candidate.id),
+                last_speaker=last_speaker,
+                has_objectives=has_objectives,
+            )
+            for candidate in candidates
+        ],
+    )
+    return next(p for p in candidates if p.id == picked)
+
+
+def _pick_type(
+    rng: random.Random,
+    initiator: Participant,
+    relationship: RelationshipState,
+    *,
+    mood: str,
+    has_objectives: bool,
+    pending: PendingMessage | None,
+) -> str:
+    """How: conflict or chat by the waiting message's tone; otherwise a draw weighted by
+    ``interaction_type_weights``."""
+    if pending is not None:
+        hostile = sentiment(pending.content) <= HOSTILE_SENTIMENT
+        return InteractionType.CONFLICT if hostile else InteractionType.CHAT
+    weights = interaction_type_weights(
+        initiator, relationship, tension=mood_tension(mood), has_objectives=has_objectives
+    )
+    return _weighted_pick(rng, INTERACTION_TYPES, [weights[kind] for kind in INTERACTION_TYPES])
+
+
 def plan_turn(
     *,
     participants: Sequence[Participant],
@@ -201,7 +273,8 @@ def plan_turn(
 
     ``relationships[(a, b)]`` is how a regards b (a missing pair is a stranger).
     ``recent_speakers`` are ids in the order they spoke, most recent last: a turn in which A
-    opens and B answers adds A, then B.
+    opens and B answers adds A, then B. The random draws come in one order: initiator,
+    target, type.
     """
     by_id: dict[str, Participant] = {}
     for participant in participants:
@@ -211,61 +284,27 @@ def plan_turn(
         return None
     rng = random.Random(f"{seed}:{turn}")
     has_objectives = any(objective.strip() for objective in objectives)
-    last_speaker = recent_speakers[-1] if recent_speakers else None
-
-    answers_user = pending is not None
-    if pending is not None:
-        named = by_id.get(pending.target_id) if pending.target_id is not None else None
-        if named is not None and can_talk(named):
-            initiator = named
-        else:
-            # Nobody named (or the named one cannot talk): the most talkative answers.
-            initiator = min(able, key=lambda p: (-talkativeness(p.personality) * p.energy, p.id))
-    else:
-        initiator = by_id[
-            _weighted_pick(
-                rng,
-                [p.id for p in able],
-                [speaker_weight(p, recent_speakers) for p in able],
-            )
-        ]
-
-    candidates = [p for p in able if p.id != initiator.id]
-    target = by_id[
-        _weighted_pick(
-            rng,
-            [p.id for p in candidates],
-            [
-                target_weight(
-                    initiator,
-                    candidate,
-                    relationship_between(relationships, initiator.id, candidate.id),
-                    last_speaker=last_speaker,
-                    has_objectives=has_objectives,
-                )
-                for candidate in candidates
-            ],
-        )
-    ]
-
-    if pending is not None:
-        hostile = sentiment(pending.content) <= HOSTILE_SENTIMENT
-        interaction_type: str = InteractionType.CONFLICT if hostile else InteractionType.CHAT
-    else:
-        weights = interaction_type_weights(
-            initiator,
-            relationship_between(relationships, initiator.id, target.id),
-            tension=mood_tension(mood),
-            has_objectives=has_objectives,
-        )
-        interaction_type = _weighted_pick(
-            rng, INTERACTION_TYPES, [weights[kind] for kind in INTERACTION_TYPES]
-        )
-
+    initiator = _pick_initiator(rng, able, by_id, recent_speakers, pending)
+    target = _pick_target(
+        rng,
+        initiator,
+        able,
+        relationships,
+        last_speaker=recent_speakers[-1] if recent_speakers else None,
+        has_objectives=has_objectives,
+    )
+    interaction_type = _pick_type(
+        rng,
+        initiator,
+        relationship_between(relationships, initiator.id, target.id),
+        mood=mood,
+        has_objectives=has_objectives,
+        pending=pending,
+    )
     return TurnPlan(
         initiator_id=initiator.id,
         target_id=target.id,
         interaction_type=interaction_type,
-        answers_user=answers_user,
+        answers_user=pending is not None,
         user_message=pending.content if pending is not None else None,
     )
