@@ -10,7 +10,7 @@ from characters.models import Character, Ecosystem
 from characters.services import character_create, ecosystem_create
 
 from .models import Scenario
-from .services import scenario_create
+from .services import scenario_create, scenario_end
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-ecosystem"
@@ -59,12 +59,25 @@ DEMO_SCENARIO: dict[str, Any] = {
 class DemoSeed:
     ecosystem: Ecosystem
     created: bool
+    # Demo characters created again because their rows were gone (deleted since).
+    restored_characters: tuple[str, ...] = ()
+    # Unended scenarios that had lost their cast (fewer than two characters left), ended.
+    ended_scenarios: tuple[Scenario, ...] = ()
+    # The scenario started now, if none was playing or paused with its cast.
+    started_scenario: Scenario | None = None
 
 
 @transaction.atomic
 def demo_seed() -> DemoSeed:
-    """Create the demo user, ecosystem, cast and scenario once; afterwards keep what exists
-    and only restart the demo scenario when none is playing."""
+    """Create the demo user, ecosystem, cast and scenario; run again, bring back what is
+    missing and keep the rest.
+
+    The demo is the ``demo`` user's ecosystem named ``Harbor Town``. A demo character whose
+    name is no longer in it (deleted) is created again with its authored personality;
+    characters that are there, archived or changed, are kept as they are. An unended
+    scenario left with fewer than two unarchived characters (its cast deleted) is ended
+    (reason ``cast_gone``), and when no scenario is playing or paused the demo scenario is
+    started again."""
     user_model = get_user_model()
     user, user_created = user_model.objects.get_or_create(username=DEMO_USERNAME)
     if user_created:
@@ -78,20 +91,40 @@ def demo_seed() -> DemoSeed:
             name=DEMO_ECOSYSTEM_NAME,
             description="A small harbor town on the night of its storm festival.",
         )
-        for name, bio, traits in DEMO_CAST:
-            openness, conscientiousness, extraversion, agreeableness, neuroticism = traits
-            character_create(
-                ecosystem=ecosystem,
-                name=name,
-                bio=bio,
-                openness=openness,
-                conscientiousness=conscientiousness,
-                extraversion=extraversion,
-                agreeableness=agreeableness,
-                neuroticism=neuroticism,
-            )
-    if not ecosystem.scenarios.exclude(status=Scenario.Status.ENDED).exists():
+    present = set(ecosystem.characters.values_list("name", flat=True))
+    restored: list[str] = []
+    for name, bio, traits in DEMO_CAST:
+        if name in present:
+            continue
+        openness, conscientiousness, extraversion, agreeableness, neuroticism = traits
+        character_create(
+            ecosystem=ecosystem,
+            name=name,
+            bio=bio,
+            openness=openness,
+            conscientiousness=conscientiousness,
+            extraversion=extraversion,
+            agreeableness=agreeableness,
+            neuroticism=neuroticism,
+        )
+        restored.append(name)
+    ended: list[Scenario] = []
+    playable = False
+    for scenario in ecosystem.scenarios.exclude(status=Scenario.Status.ENDED).order_by("pk"):
+        cast_left = scenario.participants.exclude(status=Character.Status.ARCHIVED).count()
+        if cast_left >= 2:
+            playable = True
+        else:
+            ended.append(scenario_end(scenario_id=scenario.pk, reason="cast_gone"))
+    started = None
+    if not playable:
         cast = list(ecosystem.characters.exclude(status=Character.Status.ARCHIVED)[:6])
         if len(cast) >= 2:
-            scenario_create(ecosystem=ecosystem, participants=cast, **DEMO_SCENARIO)
-    return DemoSeed(ecosystem=ecosystem, created=created)
+            started = scenario_create(ecosystem=ecosystem, participants=cast, **DEMO_SCENARIO)
+    return DemoSeed(
+        ecosystem=ecosystem,
+        created=created,
+        restored_characters=tuple(restored) if not created else (),
+        ended_scenarios=tuple(ended),
+        started_scenario=started,
+    )
