@@ -26,6 +26,9 @@ INTERACTION_TYPES: tuple[str, ...] = tuple(kind.value for kind in InteractionTyp
 
 # A trait's population mean (every trait is in 0..1).
 TRAIT_MIDPOINT = 0.5
+# A trait at or past these reads as clearly high / low (the dialogue backends' wording).
+TRAIT_HIGH = 0.65
+TRAIT_LOW = 0.35
 
 # Partner effects on relationship satisfaction, Malouff et al. (2010) meta-analysis,
 # in correlation units: a partner's low neuroticism (r = -.22), high agreeableness (.15),

@@ -7,7 +7,6 @@ from django.db import transaction
 
 from . import emotion
 from .models import Character, Ecosystem
-from .selectors import character_state_now
 
 
 def ecosystem_create(*, owner: User, name: str, description: str = "") -> Ecosystem:
@@ -55,8 +54,3 @@ def character_set_emotion(*, character: Character, state: emotion.PAD) -> None:
     character.arousal = state.arousal
     character.dominance = state.dominance
     character.emotion = emotion.label(state)
-
-
-# The old name, only until interactions.services and scenarios.services import
-# selectors.character_state_now (both are being rewritten by others right now).
-character_bring_up_to_date = character_state_now

@@ -14,6 +14,7 @@ ignore keys they do not know, since new ones may be added.
 
 from typing import Any
 
+from characters import personality
 from characters.emotion import EMOTION_LABELS
 from characters.models import Character
 
@@ -21,7 +22,7 @@ from .models import Event
 
 # Values owned by higher layers, which the event log may not import; the test compares them
 # with Interaction.Type, RELATIONSHIP_LABELS and Scenario.Mode.
-INTERACTION_TYPES = ["greeting", "chat", "conflict", "collaboration"]
+INTERACTION_TYPES = list(personality.INTERACTION_TYPES)
 RELATIONSHIP_LABELS = ["stranger", "acquaintance", "friend", "close friend", "rival", "enemy"]
 SCENARIO_MODES = ["observer", "participant"]
 

@@ -31,8 +31,8 @@ from django.utils import timezone
 from characters import emotion, energy
 from characters.models import PAD_FIELDS, Character, Ecosystem
 from characters.personality import compatibility
+from characters.selectors import character_state, character_state_now
 from characters.services import (
-    character_bring_up_to_date,
     character_emotion,
     character_set_emotion,
 )
@@ -45,7 +45,7 @@ from relationships.dynamics import (
     RelationshipState,
     apply_delta,
     relationship_delta,
-    relationship_label,
+    relationship_label_of,
 )
 from relationships.graph import graph_sync_enqueue
 from relationships.models import Relationship
@@ -134,18 +134,6 @@ def character_speaker(character: Character) -> Speaker:
         emotion=character_emotion(character=character),
         energy=character.energy,
     )
-
-
-def _state_of(character: Character) -> dict[str, Any]:
-    return {
-        "name": character.name,
-        "pleasure": round(character.pleasure, 4),
-        "arousal": round(character.arousal, 4),
-        "dominance": round(character.dominance, 4),
-        "label": character.emotion,
-        "energy": round(character.energy, 4),
-        "status": character.status,
-    }
 
 
 _OWNED_BY = f"ecosystem_id IN (SELECT id FROM {Ecosystem._meta.db_table} WHERE owner_id = %s)"  # noqa: S608
@@ -267,7 +255,7 @@ def _move_relationship(
         "strength_delta": round(after.strength - before.strength, 4),
         "trust_delta": round(after.trust - before.trust, 4),
         "interaction_count": after.interaction_count,
-        "label": relationship_label(after.strength, after.trust, after.interaction_count),
+        "label": relationship_label_of(after),
         "version": rel.version,
     }
 
@@ -356,8 +344,8 @@ def interaction_plan(
         initiator_id=initiator_id, target_id=target_id, owner_id=owner_id, for_update=False
     )
     now = now or timezone.now()
-    character_bring_up_to_date(character=initiator, now=now)
-    character_bring_up_to_date(character=target, now=now)
+    character_state_now(character=initiator, now=now)
+    character_state_now(character=target, now=now)
     _check_feasible(initiator, target)
     regards = _read_relationships(initiator, target, for_update=False)
     recent = _recent_exchanges(initiator, target) if dialogue_backend().name != "template" else ()
@@ -425,8 +413,8 @@ def interaction_apply(
             for_update=True,
         )
         now = now or timezone.now()
-        character_bring_up_to_date(character=initiator, now=now)
-        character_bring_up_to_date(character=target, now=now)
+        character_state_now(character=initiator, now=now)
+        character_state_now(character=target, now=now)
         _check_feasible(initiator, target)
         regard_of_target, regard_of_initiator = _pair_relationships(initiator, target)
         changes, content_sentiment, response_sentiment = _exchange_effects(
@@ -452,8 +440,8 @@ def interaction_apply(
             response_sentiment=response_sentiment,
             relationship_change=_relationship_change(changes),
             emotional_states={
-                str(initiator.pk): _state_of(initiator),
-                str(target.pk): _state_of(target),
+                str(initiator.pk): character_state(initiator, emotion_key="label"),
+                str(target.pk): character_state(target, emotion_key="label"),
             },
             user_message_id=plan.scenario.user_message_id if plan.scenario else None,
             latency_ms=(time.perf_counter() - started) * 1000,

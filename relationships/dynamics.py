@@ -11,7 +11,6 @@ from typing import Protocol
 
 # Only for tests/interactions/test_dialogue_template.py, which still imports it from here:
 # the definition is characters.personality.InteractionType. Remove with that import.
-from characters.personality import INTERACTION_TYPES as INTERACTION_TYPES
 
 STRENGTH_MIN = -1.0
 STRENGTH_MAX = 1.0

@@ -31,7 +31,8 @@ from django.utils import timezone
 from characters.emotion import PAD
 from characters.models import Character, Ecosystem
 from characters.personality import BigFive
-from characters.services import character_bring_up_to_date, character_emotion
+from characters.selectors import character_state, character_state_now
+from characters.services import character_emotion
 from core import metrics
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from eventlog import types as event_types
@@ -111,16 +112,6 @@ def _lock(*, scenario_id: uuid.UUID) -> Scenario:
         raise NotFoundError(f"Scenario {scenario_id} was not found.") from None
 
 
-def _participant_state(character: Character) -> dict[str, Any]:
-    return {
-        "id": str(character.pk),
-        "name": character.name,
-        "emotion": character.emotion,
-        "energy": round(character.energy, 4),
-        "status": character.status,
-    }
-
-
 # --- Lifecycle --------------------------------------------------------------------------
 
 
@@ -198,7 +189,7 @@ def scenario_create(
                 setting=scenario.setting,
                 mood=scenario.mood,
                 objectives=scenario.objectives,
-                participants=[_participant_state(c) for c in cast],
+                participants=[{"id": str(c.pk), **character_state(c, pad=False)} for c in cast],
                 duration_minutes=scenario.duration_minutes,
                 tick_seconds=scenario.tick_seconds,
                 mode=scenario.mode,
@@ -565,7 +556,7 @@ def _direct(
     cast, relationships = _cast_snapshot(scenario)
     cast.sort(key=lambda c: (c.name, str(c.pk)))
     for character in cast:  # decay and recovery since the last exchange
-        character_bring_up_to_date(character=character, now=now)
+        character_state_now(character=character, now=now)
     return director.plan_turn(
         participants=[
             director.Participant(

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 
 from characters.emotion import label as emotion_label
-from characters.personality import BigFive
+from characters.personality import TRAIT_HIGH, TRAIT_LOW, BigFive
 from interactions.dialogue.base import DialogueBackend, DialogueContext
 from interactions.dialogue.template import TemplateBackend
-from relationships.dynamics import relationship_label
+from relationships.dynamics import relationship_label_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,6 @@ _TRAIT_WORDS: dict[str, tuple[str, str, str]] = {
         "anxious, moody and easily upset",
     ),
 }
-TRAIT_LOW = 0.35
-TRAIT_HIGH = 0.65
 
 _INTERACTION_WORDS = {
     "greeting": "a greeting: you are saying hello",
@@ -110,9 +108,7 @@ def _energy_words(energy: float) -> str:
 def system_prompt(ctx: DialogueContext) -> str:
     """The persona, state, relationship and scenario, as the model's standing instructions."""
     speaker, listener, relationship = ctx.speaker, ctx.listener, ctx.relationship
-    relation = relationship_label(
-        relationship.strength, relationship.trust, relationship.interaction_count
-    )
+    relation = relationship_label_of(relationship)
     lines = [
         f"You are {speaker.name}, a character in a small living world of characters who "
         f"talk to each other. Stay in character and speak only as {speaker.name}.",

@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from characters.emotion import PAD
-from characters.personality import BigFive
+from characters.personality import INTERACTION_TYPES, BigFive
 from interactions.dialogue import get_backend
 from interactions.dialogue.base import DialogueContext, Speaker
 from interactions.dialogue.template import TemplateBackend
 from interactions.dialogue.template.phrases import default_phrases
 from interactions.sentiment import sentiment
-from relationships.dynamics import INTERACTION_TYPES, RelationshipState
+from relationships.dynamics import RelationshipState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKEND = TemplateBackend()

@@ -5,8 +5,8 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interactions.sentiment import mood_tension, sentiment
 from interactions import sentiment as sentiment_module
+from interactions.sentiment import mood_tension, sentiment
 
 
 def test_kind_words_score_positive():

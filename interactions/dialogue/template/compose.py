@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from characters.personality import TRAIT_HIGH, TRAIT_LOW
 from interactions.dialogue.base import DialogueContext
 from interactions.dialogue.template.analysis import (
     IMPERATIVE_WORDS,
@@ -34,8 +35,6 @@ from interactions.dialogue.template.voice import (
     FORMAL_CONSCIENTIOUSNESS,
     HOSTILE,
     LOW_ENERGY,
-    TRAIT_HIGH,
-    TRAIT_LOW,
     WARM,
     YES_LEANING,
     Voice,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from characters.emotion import label as emotion_label
 from interactions.dialogue.base import DialogueContext
 from interactions.sentiment import mood_tension
-from relationships.dynamics import relationship_label
+from relationships.dynamics import relationship_label_of
 
 WARM, NEUTRAL, COLD, HOSTILE = "warm", "neutral", "cold", "hostile"
 
@@ -30,8 +30,6 @@ STANCE_THRESHOLDS = ((0.3, WARM), (-0.15, NEUTRAL), (-0.55, COLD))
 # Formal register at high conscientiousness, casual at low.
 FORMAL_CONSCIENTIOUSNESS = 0.72
 CASUAL_CONSCIENTIOUSNESS = 0.3
-TRAIT_HIGH = 0.65
-TRAIT_LOW = 0.35
 LOW_ENERGY = 0.3
 # Extra sentences after the core: int(2.6 E + 1.1 u + 0.4 max(0, arousal) - 0.35), u ~ U(0,1),
 # one fewer when tired, clamped to 0..3. Extraverts talk more (Mehl et al. 2006).
@@ -91,9 +89,7 @@ def voice_of(ctx: DialogueContext) -> Voice:
         agreeableness=personality.agreeableness,
         neuroticism=personality.neuroticism,
         emotion=emotion_name,
-        relation=relationship_label(
-            relationship.strength, relationship.trust, relationship.interaction_count
-        ),
+        relation=relationship_label_of(relationship),
         stance=stance_of(warmth),
         arousal=emotion.arousal,
         energy=ctx.speaker.energy,

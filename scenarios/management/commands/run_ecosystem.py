@@ -40,9 +40,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **options: object) -> None:
+        from channels.routing import get_default_application
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
-        from channels.routing import get_default_application
         from twisted.internet import reactor
 
         # settings.ASGI_APPLICATION (the project's root), named by setting, not imported:
