@@ -60,12 +60,21 @@ nginx:
 typecheck-js:
 	@scripts/typecheck_js.sh
 
+# The HTTP and WebSocket modules, run a second time with every fast path off (FAST_PATHS=off:
+# Django's ASGIHandler, Channels' send, group_send; docs/operations.md, "Fast paths").
+FAST_PATHS_OFF_TESTS := tests/platform/test_asgi_handler.py tests/platform/test_nginx_proxy.py \
+	tests/observatory/test_ws_stream.py tests/observatory/test_ws_auth.py \
+	tests/observatory/test_ws_fanout.py tests/observatory/test_broadcast.py
+
 # The whole suite, against the real services, with the quality gates: coverage over the
-# whole suite (fails under 85%) and the observatory's JavaScript type-checked strictly.
+# whole suite (fails under 85%) and the observatory's JavaScript type-checked strictly; then
+# the HTTP and WebSocket modules with the fast paths off (about 2 minutes more, no coverage).
 test: $(VENV)/.dev-installed vendor browser nginx services typecheck-js
 	$(WITH_SERVICES) DJANGO_SETTINGS_MODULE=ecosystem_project.settings.test \
 		$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=85 \
 		$(PYTEST_ARGS)
+	$(WITH_SERVICES) FAST_PATHS=off DJANGO_SETTINGS_MODULE=ecosystem_project.settings.test \
+		$(BIN)/python -m pytest -q $(FAST_PATHS_OFF_TESTS)
 
 lint: $(VENV)/.dev-installed typecheck-js
 	$(BIN)/ruff check .

@@ -1,6 +1,8 @@
 """Bearer-token authentication for the API: simplejwt's, with the user read by one
 hand-written statement (``rows_select``). Every API request reads its user; the ORM's
-``get()`` spends ~0.3 ms compiling that query, more than the query takes."""
+``get()`` spends more compiling that query than the query takes: simplejwt's ``get_user``
+took ~1.05 ms and this one ~0.37 ms (medians on the real PostgreSQL; docs/architecture.md,
+"Decisions")."""
 
 from typing import Any
 

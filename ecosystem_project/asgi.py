@@ -7,9 +7,10 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecosystem_project.settings.embedded")
 django.setup(set_prefix=False)
 
-from ecosystem_project.asgi_http import SyncChainASGIHandler  # noqa: E402
+from ecosystem_project.asgi_http import http_handler_class  # noqa: E402
 
-django_asgi_app = SyncChainASGIHandler()
+# The pooled handler (FAST_HTTP_HANDLER), or Django's own ASGIHandler.
+django_asgi_app = http_handler_class()()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402

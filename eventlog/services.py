@@ -12,19 +12,20 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from characters.models import Ecosystem
-from core import metrics
+from core import fast_paths, metrics
 
 from .models import Event
 from .types import EventSpec
@@ -166,7 +167,28 @@ def events_broadcast(*, ecosystem_id: uuid.UUID | str, envelopes: list[dict[str,
 
 
 GroupPublisher = Callable[[str, dict[str, Any]], None]
-_publishers: dict[int, tuple[BaseChannelLayer, GroupPublisher]] = {}
+_publishers: dict[int, tuple[BaseChannelLayer, bool, GroupPublisher]] = {}
+
+
+def _missing_pubsub_internals() -> list[str]:
+    missing = [
+        *fast_paths.missing_attributes(RedisPubSubChannelLayer, ["serialize"]),
+        *fast_paths.missing_attributes(RedisPubSubLoopLayer, ["_get_group_channel_name"]),
+    ]
+    if not missing:
+        # The layer's name for a group's Redis channel, which _pubsub_publisher writes itself.
+        probe = SimpleNamespace(prefix="prefix")
+        if RedisPubSubLoopLayer._get_group_channel_name(probe, "group") != "prefix__group__group":
+            missing.append("RedisPubSubLoopLayer._get_group_channel_name as '<prefix>__group__'")
+    return missing
+
+
+BROADCAST_PUBLISH = fast_paths.FastPath(
+    setting="FAST_BROADCAST_PUBLISH",
+    description="The raw-PUBLISH broadcast (eventlog.services._group_publisher)",
+    stock="the channel layer's group_send",
+    missing_internals=_missing_pubsub_internals,
+)
 
 
 def _group_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher:
@@ -176,18 +198,33 @@ def _group_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher:
     worker with no loop of its own opens (and closes) a connection on every call: ~5 ms a
     broadcast. For that layer we publish the same bytes to the same Redis channel through a
     pooled synchronous client instead (``test_sync_publish_reaches_the_layers_subscribers``
-    holds us to the layer's naming); any other layer goes through ``group_send``.
+    holds us to the layer's naming); any other layer goes through ``group_send``. That reads
+    the layer's private configuration and naming: ``FAST_BROADCAST_PUBLISH``
+    (core.fast_paths) fences it, and without it every layer goes through ``group_send``.
     """
+    fast = fast_paths.enabled(BROADCAST_PUBLISH)
     cached = _publishers.get(id(channel_layer))
-    if cached is not None and cached[0] is channel_layer:
-        return cached[1]
-    publisher = _pubsub_publisher(channel_layer) or async_to_sync(channel_layer.group_send)
-    _publishers[id(channel_layer)] = (channel_layer, publisher)
+    if cached is not None and cached[0] is channel_layer and cached[1] is fast:
+        return cached[2]
+    publisher = _pubsub_publisher(channel_layer) if fast else None
+    if publisher is None:
+        publisher = async_to_sync(channel_layer.group_send)
+    _publishers[id(channel_layer)] = (channel_layer, fast, publisher)
     return publisher
 
 
 def _pubsub_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher | None:
     if not isinstance(channel_layer, RedisPubSubChannelLayer):
+        return None
+    # Set by the layer's constructor; read from the instance's own attributes, since the
+    # layer hands any name it lacks to a per-loop layer.
+    missing = [
+        f"RedisPubSubChannelLayer.{name}"
+        for name in ("_args", "_kwargs")
+        if name not in vars(channel_layer)
+    ]
+    if missing:
+        fast_paths.refuse(BROADCAST_PUBLISH, missing)
         return None
     hosts = channel_layer._kwargs.get("hosts") or (channel_layer._args[:1] or [None])[0]
     if not hosts or len(hosts) != 1 or not isinstance(hosts[0], str):

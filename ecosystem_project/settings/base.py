@@ -315,7 +315,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ScenarioStatusEnum": "scenarios.models.Scenario.Status",
-        "InteractionTypeEnum": "scenarios.models.Interaction.Type",
+        "InteractionTypeEnum": "interactions.models.Interaction.Type",
     },
 }
 
