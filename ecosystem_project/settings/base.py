@@ -35,6 +35,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    # Swagger UI's files for /api/docs, served from here instead of a CDN.
+    "drf_spectacular_sidecar",
+    # django-csp: its checks refuse the 3.x CSP_* settings.
+    "csp",
     "channels",
     "django_htmx",
     "django_neomodel",
@@ -55,6 +59,8 @@ MIDDLEWARE = [
     # Before CommonMiddleware, so a preflight answers with CORS headers (django-cors-headers).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response Django makes (CONTENT_SECURITY_POLICY).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -316,6 +322,29 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ScenarioStatusEnum": "scenarios.models.Scenario.Status",
         "InteractionTypeEnum": "interactions.models.Interaction.Type",
+    },
+    # Swagger UI from drf-spectacular-sidecar's static files: /api/docs loads nothing from
+    # outside the site (and works offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Content-Security-Policy (django-csp 4.x; docs/operations.md, "Content-Security-Policy")
+# Everything from this site only; no inline script or style anywhere (the pages load their
+# scripts and styles from static files; /api/docs loads its init script from a URL), no
+# plugins, no framing. data: images for Swagger UI's icons (in its CSS).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
     },
 }
 
