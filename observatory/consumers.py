@@ -16,7 +16,6 @@ them to ``receive_live``, which passes them to the delivery.
 import asyncio
 import contextlib
 import functools
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from django.http import Http404
 from characters.models import Ecosystem
 from characters.selectors import ecosystem_get
 from core import metrics
+from core.jsonlimits import loads_bounded
 from eventlog.services import envelopes_of, events_oldest_retained_seq, events_since
 
 from . import fanout
@@ -225,7 +225,7 @@ def client_frame_reply(text: str | None) -> dict[str, Any]:
     if len(text) > MAX_CLIENT_FRAME_CHARS:
         return error_frame("frame too large")
     try:
-        frame = json.loads(text)
+        frame = loads_bounded(text)
     except ValueError:
         return error_frame("frames must be JSON")
     if isinstance(frame, dict) and frame.get("type") == "ping":

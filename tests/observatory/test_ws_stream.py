@@ -457,6 +457,8 @@ def test_ping_gets_pong(ecosystem, token):
         {"text_data": "[1, 2, 3]"},
         {"text_data": '"ping"'},
         {"text_data": "x" * 10_000},
+        {"text_data": "[" * 4000},
+        {"text_data": '{"a":' * 800},
         {"bytes_data": b"\x00\x01binary"},
     ],
 )
