@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+WEB_PROCESSES ?= 1
+WORKERS ?= 1
 SERVICES_ENV := var/services.env
 WITH_SERVICES := set -a && . ./$(SERVICES_ENV) && set +a &&
 
@@ -12,6 +14,7 @@ WITH_SERVICES := set -a && . ./$(SERVICES_ENV) && set +a &&
 help:
 	@echo "make run        embedded mode: SQLite, in-process clock, demo data, http://127.0.0.1:$(PORT)/"
 	@echo "make run-full   full stack: PostgreSQL, Redis, Neo4j, Celery worker + beat, Daphne"
+	@echo "               (WEB_PROCESSES=N WORKERS=M: N Daphne behind nginx on PORT, M workers)"
 	@echo "make services   start PostgreSQL, Redis and Neo4j on loopback (idempotent)"
 	@echo "make test       the whole suite against the real services"
 	@echo "make lint       ruff + mypy (+ tsc on the observatory's JavaScript)"
@@ -49,7 +52,7 @@ run-full: $(VENV)/.base-installed vendor services
 	$(WITH_SERVICES) $(BIN)/python manage.py migrate --noinput -v 0
 	$(WITH_SERVICES) $(BIN)/python manage.py install_graph_constraints
 	$(WITH_SERVICES) $(BIN)/python manage.py seed_demo
-	$(WITH_SERVICES) scripts/run_full.sh $(PORT)
+	$(WITH_SERVICES) WEB_PROCESSES=$(WEB_PROCESSES) WORKERS=$(WORKERS) scripts/run_full.sh $(PORT)
 
 browser:
 	@scripts/install_browser.sh
