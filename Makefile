@@ -9,7 +9,7 @@ WORKERS ?= 1
 SERVICES_ENV := var/services.env
 WITH_SERVICES := set -a && . ./$(SERVICES_ENV) && set +a &&
 
-.PHONY: run run-full services services-stop test lint format bench load migrate clean vendor browser nginx typecheck-js help
+.PHONY: run run-full services services-stop test lint format bench eval load migrate clean vendor browser nginx typecheck-js help
 
 help:
 	@echo "make run        embedded mode: SQLite, in-process clock, demo data, http://127.0.0.1:$(PORT)/"
@@ -19,6 +19,7 @@ help:
 	@echo "make test       the whole suite against the real services"
 	@echo "make lint       ruff + mypy (+ tsc on the observatory's JavaScript)"
 	@echo "make bench      benchmarks (prints tables)"
+	@echo "make eval       believability of the default voice: one table, figures beside targets"
 	@echo "make load       locust load test, 60 s headless (LOAD_USERS, LOAD_URL), prints a table"
 
 $(BIN)/python:
@@ -91,6 +92,10 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed vendor services
 	$(WITH_SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
+
+# Believability of the default dialogue (issue 15): pure models, no services, ~seconds.
+eval: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.eval_dialogue $(EVAL_ARGS)
 
 # Headless locust for LOAD_DURATION (60s) against LOAD_URL, or a run-full stack it starts.
 load: $(VENV)/.dev-installed vendor services
