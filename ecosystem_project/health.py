@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from lore.selectors import lore_sync_lag
 from relationships.selectors import graph_sync_lag
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -142,6 +143,7 @@ class HealthApi(APIView):
         body: dict[str, Any] = {"status": "ok" if not down else "degraded", "services": services}
         if services["database"]["status"] == "ok":
             body["graph_sync"] = graph_sync_lag()
+            body["lore_sync"] = lore_sync_lag()
         if down:
             body["detail"] = "Not answering: " + ", ".join(down) + "."
             body["code"] = "service_unavailable"

@@ -16,6 +16,7 @@ api_v1 = [
     api_route("health", HealthApi.as_view(), "health"),
     path("", include("characters.urls")),
     path("", include("relationships.urls")),
+    path("", include("lore.urls")),
     path("", include("interactions.urls")),
     path("", include("scenarios.urls")),
     path("", include("observatory.urls")),

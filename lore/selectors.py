@@ -1,0 +1,282 @@
+"""Reads of lore: documents, keyed entries, retrieval and search (docs/lore.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from characters.models import Ecosystem
+from characters.selectors import get_or_404
+from core.embeddings import cosine_top_k, embedder
+from core.errors import ServiceUnavailableError
+from relationships.graph import GRAPH_UNAVAILABLE_ERRORS, graph_is_configured
+
+from .keyed import KeyedEntry, KeyMatcher
+from .models import Chunk, Document
+
+# Without a shared generation stamp (cache evicted or down), a process rebuilds its
+# in-memory copy of an ecosystem's lore at most this stale.
+LORE_LOCAL_MAX_AGE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class LoreHit:
+    text: str
+    score: float
+    document_id: int
+    document_title: str
+    position: int
+    keys: list[str] = field(default_factory=list)
+    triggered: bool = False
+
+
+def document_list(*, ecosystem: Ecosystem) -> QuerySet[Document]:
+    return Document.objects.filter(ecosystem=ecosystem).prefetch_related("characters")
+
+
+def document_get(*, user: Any, document_id: object, ecosystem_id: object | None = None) -> Document:
+    """The user's document, or 404 (also for another user's document)."""
+    documents = Document.objects.filter(ecosystem__owner=user).select_related("ecosystem")
+    if ecosystem_id is not None:
+        ecosystem = get_or_404(Ecosystem.objects.filter(owner=user), ecosystem_id)
+        documents = documents.filter(ecosystem=ecosystem)
+    return get_or_404(documents.prefetch_related("characters"), document_id)
+
+
+# --------------------------------------------------------------- in-process lore snapshot
+
+
+def lore_generation_key(ecosystem_id: object) -> str:
+    return f"lore-generation:{ecosystem_id}"
+
+
+def lore_generation_bump(ecosystem_id: object) -> None:
+    """Called on commit of any lore change: every process reloads that ecosystem's lore."""
+    with contextlib.suppress(OSError):
+        cache.set(lore_generation_key(ecosystem_id), time.time_ns(), None)
+    with _snapshots_lock:
+        _snapshots.pop(str(ecosystem_id), None)
+
+
+@dataclass
+class _Snapshot:
+    generation: Any
+    loaded_at: float
+    chunk_ids: np.ndarray
+    matrix: np.ndarray
+    # per row: (text, document_id, position)
+    rows: list[tuple[str, int, int]]
+    documents: dict[int, tuple[str, list[str], frozenset[str]]]  # title, keys, characters
+    matcher: KeyMatcher
+    first_chunk: dict[int, int]  # document id -> row of its first chunk
+    model: str
+
+
+_snapshots: dict[str, _Snapshot] = {}
+_snapshots_lock = threading.Lock()
+
+
+def _load_snapshot(ecosystem_id: str, generation: Any) -> _Snapshot:
+    model = embedder()
+    documents: dict[int, tuple[str, list[str], frozenset[str]]] = {}
+    entries: list[KeyedEntry] = []
+    characters: dict[int, set[str]] = {}
+    for document_id, character_id in Document.characters.through.objects.filter(
+        document__ecosystem_id=ecosystem_id
+    ).values_list("document_id", "character_id"):
+        characters.setdefault(document_id, set()).add(str(character_id))
+    for pk, title, keys, secondary, constant, order in Document.objects.filter(
+        ecosystem_id=ecosystem_id, enabled=True
+    ).values_list("pk", "title", "keys", "secondary_keys", "constant", "order"):
+        documents[pk] = (title, list(keys or []), frozenset(characters.get(pk, ())))
+        if keys or constant:
+            entries.append(
+                KeyedEntry(pk, tuple(keys or ()), tuple(secondary or ()), constant, order, title)
+            )
+    chunks = list(
+        Chunk.objects.filter(
+            ecosystem_id=ecosystem_id,
+            document_id__in=list(documents),
+            embedding_model=model.name,
+        )
+        .order_by("document_id", "position")
+        .values_list("pk", "document_id", "position", "text", "embedding")
+    )
+    matrix = np.zeros((len(chunks), model.dimension), dtype=np.float32)
+    first_chunk: dict[int, int] = {}
+    for row, (_pk, document_id, _position, _text, vector) in enumerate(chunks):
+        matrix[row] = np.frombuffer(bytes(vector), dtype="<f4")
+        first_chunk.setdefault(document_id, row)
+    return _Snapshot(
+        generation=generation,
+        loaded_at=time.monotonic(),
+        chunk_ids=np.array([chunk[0] for chunk in chunks], dtype=np.int64),
+        matrix=matrix,
+        rows=[(text, document_id, position) for _pk, document_id, position, text, _v in chunks],
+        documents=documents,
+        matcher=KeyMatcher(entries),
+        first_chunk=first_chunk,
+        model=model.name,
+    )
+
+
+def lore_snapshot(ecosystem_id: object) -> _Snapshot:
+    key = str(ecosystem_id)
+    try:
+        generation = cache.get(lore_generation_key(key))
+    except OSError:
+        generation = None
+    with _snapshots_lock:
+        snapshot = _snapshots.get(key)
+    fresh = snapshot is not None and (
+        (generation is not None and snapshot.generation == generation)
+        or (
+            generation is None
+            and time.monotonic() - snapshot.loaded_at < LORE_LOCAL_MAX_AGE_SECONDS
+        )
+    )
+    if snapshot is not None and fresh:
+        return snapshot
+    snapshot = _load_snapshot(key, generation)
+    with _snapshots_lock:
+        _snapshots[key] = snapshot
+    return snapshot
+
+
+def _visible(snapshot: _Snapshot, document_id: int, character_id: object | None) -> bool:
+    if character_id is None:
+        return True
+    tied = snapshot.documents[document_id][2]
+    return not tied or str(character_id) in tied
+
+
+# --------------------------------------------------------------- the engine's fast paths
+
+
+def lore_entries_triggered(ecosystem_id: object, text: str) -> list[LoreHit]:
+    """Keyed entries triggered by ``text`` (and constant ones), in entry order."""
+    snapshot = lore_snapshot(ecosystem_id)
+    hits = []
+    for entry in snapshot.matcher.triggered(text):
+        row = snapshot.first_chunk.get(entry.document_id)
+        if row is None:
+            continue
+        chunk_text, document_id, position = snapshot.rows[row]
+        title, keys, _ = snapshot.documents[document_id]
+        hits.append(LoreHit(chunk_text, 1.0, document_id, title, position, keys, True))
+    return hits
+
+
+def _exact_hits(
+    snapshot: _Snapshot, vector: np.ndarray, k: int, character_id: object | None
+) -> list[LoreHit]:
+    if not len(snapshot.rows):
+        return []
+    hits: list[LoreHit] = []
+    want = k
+    while True:
+        ranked = cosine_top_k(vector, snapshot.matrix, want)
+        hits = []
+        for row, score in ranked:
+            text, document_id, position = snapshot.rows[row]
+            if not _visible(snapshot, document_id, character_id):
+                continue
+            title, keys, _ = snapshot.documents[document_id]
+            hits.append(LoreHit(text, score, document_id, title, position, keys))
+            if len(hits) == k:
+                return hits
+        if want >= len(snapshot.rows):
+            return hits
+        want *= 4
+
+
+def lore_retrieve(
+    ecosystem_id: object, query_text: str, k: int, character_id: object | None = None
+) -> list[LoreHit]:
+    """Triggered entries first, then the closest chunks by meaning; at most ``k``.
+    In-process and exact (numpy): the plan step never waits on Neo4j."""
+    if k <= 0:
+        return []
+    snapshot = lore_snapshot(ecosystem_id)
+    hits = [
+        hit
+        for hit in lore_entries_triggered(ecosystem_id, query_text)
+        if _visible(snapshot, hit.document_id, character_id)
+    ][:k]
+    seen = {(hit.document_id, hit.position) for hit in hits}
+    if len(hits) < k and query_text.strip():
+        vector = embedder().embed([query_text])[0]
+        for hit in _exact_hits(snapshot, vector, k, character_id):
+            if (hit.document_id, hit.position) not in seen and len(hits) < k:
+                hits.append(hit)
+    return hits
+
+
+# --------------------------------------------------------------- the search API
+
+
+class LoreSearchUnavailable(ServiceUnavailableError):
+    default_code = "lore_search_unavailable"
+
+
+def lore_search(
+    *, ecosystem: Ecosystem, query: str, k: int, character_id: object | None = None
+) -> list[LoreHit]:
+    """Search by meaning: Neo4j's vector index in the full stack, exact numpy otherwise."""
+    vector = embedder().embed([query])[0]
+    if not graph_is_configured() or not settings.LORE_SEARCH_USE_NEO4J:
+        return _exact_hits(lore_snapshot(ecosystem.pk), vector, k, character_id)
+    from .graph import lore_vector_query
+
+    try:
+        ranked = lore_vector_query(
+            ecosystem_id=ecosystem.pk, vector=vector, k=k, character_id=character_id
+        )
+    except GRAPH_UNAVAILABLE_ERRORS as error:
+        raise LoreSearchUnavailable(
+            "Lore search is unavailable: Neo4j (its vector index) is not answering "
+            f"({type(error).__name__}). Documents are kept and the index catches up."
+        ) from error
+    scores = dict(ranked)
+    chunks = {
+        chunk.pk: chunk
+        for chunk in Chunk.objects.filter(pk__in=list(scores), document__enabled=True)
+        .select_related("document")
+        .only("pk", "text", "position", "document__id", "document__title", "document__keys")
+    }
+    return [
+        LoreHit(
+            chunk.text,
+            score,
+            chunk.document.pk,
+            chunk.document.title,
+            chunk.position,
+            list(chunk.document.keys or []),
+        )
+        for pk, score in ranked
+        if (chunk := chunks.get(pk)) is not None
+    ]
+
+
+def lore_sync_lag() -> dict[str, Any]:
+    """Chunks Neo4j's vector index has not caught up with (health)."""
+    from django.db.models import F
+
+    pending = Chunk.objects.filter(version__gt=F("graph_version"))
+    oldest = pending.order_by("created").values_list("created", flat=True).first()
+    from django.utils import timezone
+
+    return {
+        "pending_chunks": pending.count(),
+        "oldest_pending_seconds": (
+            round((timezone.now() - oldest).total_seconds(), 1) if oldest else 0.0
+        ),
+    }
