@@ -57,6 +57,11 @@ class Character(models.Model):
     emotion = models.CharField(max_length=20, default="neutral", editable=False)
     energy = models.FloatField(default=1.0, validators=UNIT_VALIDATORS)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # What the character opens a conversation with (a card's first_mes, then its
+    # alternate_greetings), and example dialogue in its voice (a card's mes_example). Stored
+    # for the dialogue backends; docs/cards.md.
+    greetings = models.JSONField(default=list, blank=True)
+    voice_examples = models.TextField(blank=True, default="", max_length=20000)
 
     # When emotion and energy were last brought up to date (decay and recovery run from here).
     state_updated_at = models.DateTimeField(auto_now_add=True)
@@ -94,3 +99,24 @@ class Character(models.Model):
             agreeableness=self.agreeableness,
             neuroticism=self.neuroticism,
         )
+
+
+class CharacterCard(models.Model):
+    """The card a character was imported from: every field of its data (unknown ones and
+    the character_book included) and its image, kept apart from ``Character`` so the hot
+    path never loads the avatar's bytes (docs/cards.md)."""
+
+    character = models.OneToOneField(
+        Character, on_delete=models.CASCADE, primary_key=True, related_name="card"
+    )
+    spec = models.CharField(max_length=20)  # chara_card_v1 | chara_card_v2 | chara_card_v3
+    container = models.CharField(max_length=10)  # json | png | charx
+    data = models.JSONField(default=dict, blank=True)
+    # The avatar image itself (PNG, JPEG, WebP or GIF), in the database so it moves with
+    # the world (move_to_postgres, archives); served to the owner only.
+    avatar = models.BinaryField(null=True, blank=True, editable=False)
+    avatar_type = models.CharField(max_length=20, blank=True, default="")
+    imported = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"card of {self.character_id} ({self.spec})"

@@ -28,6 +28,11 @@ class EcosystemSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
 class CharacterSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     ecosystem = serializers.PrimaryKeyRelatedField(queryset=Ecosystem.objects.none())
+    # What the character opens a conversation with (from a card's first_mes and
+    # alternate_greetings; docs/cards.md).
+    greetings = serializers.ListField(
+        child=serializers.CharField(max_length=4000), max_length=100, required=False
+    )
 
     class Meta:
         model = Character
@@ -41,6 +46,8 @@ class CharacterSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "emotion",
             "energy",
             "status",
+            "greetings",
+            "voice_examples",
             "created",
         )
         read_only_fields = ("id", "emotion", "created")

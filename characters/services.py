@@ -1,12 +1,14 @@
 """Writes for ecosystems and characters."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
 
 from . import emotion
-from .models import Character, Ecosystem
+from .cards.parse import ParsedCard, compose_bio, image_type, parse_card
+from .models import Character, CharacterCard, Ecosystem
 
 
 def ecosystem_create(*, owner: User, name: str, description: str = "") -> Ecosystem:
@@ -54,3 +56,51 @@ def character_set_emotion(*, character: Character, state: emotion.PAD) -> None:
     character.arousal = state.arousal
     character.dominance = state.dominance
     character.emotion = emotion.label(state)
+
+
+def character_card_preview(*, data: bytes, filename: str = "") -> ParsedCard:
+    """The card read and scored, nothing saved (the author adjusts, then imports)."""
+    return parse_card(data, filename)
+
+
+def card_character_fields(*, card: ParsedCard) -> dict[str, Any]:
+    """The Character fields a parsed card gives (docs/cards.md, "Fields")."""
+    fields: dict[str, Any] = {
+        "name": card.data["name"],
+        "bio": compose_bio(
+            card.text("description"), card.text("personality"), card.text("scenario")
+        ),
+        "greetings": card.greetings,
+        "voice_examples": card.text("mes_example"),
+        **card.big_five,
+    }
+    if card.pad is not None:
+        fields.update(card.pad)
+    if card.energy is not None:
+        fields["energy"] = card.energy
+    return fields
+
+
+@transaction.atomic
+def character_import_card(
+    *,
+    ecosystem: Ecosystem,
+    data: bytes,
+    filename: str = "",
+    overrides: Mapping[str, float] | None = None,
+) -> Character:
+    """Import one card (JSON, PNG/APNG or CHARX) as a new character of ``ecosystem``, whole
+    or not at all. ``overrides`` are the Big Five the author adjusted after the preview."""
+    card = parse_card(data, filename)
+    fields = card_character_fields(card=card)
+    fields.update(overrides or {})
+    character = character_create(ecosystem=ecosystem, **fields)
+    CharacterCard.objects.create(
+        character=character,
+        spec=card.spec,
+        container=card.container,
+        data=card.data,
+        avatar=card.avatar,
+        avatar_type=image_type(card.avatar) or "" if card.avatar else "",
+    )
+    return character

@@ -47,7 +47,6 @@ INSTALLED_APPS = [
     "eventlog",
     "characters",
     "relationships",
-    "lore",
     "interactions",
     "scenarios",
     "observatory",
@@ -169,6 +168,8 @@ STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfi
 # A request body over this size answers 413 before any view reads it (core/parsers.py for
 # JSON, core/api.py for the rest).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=256 * 1024)
+# A Character Card upload (JSON, PNG or CHARX) over this size answers 413 (docs/cards.md).
+CARD_IMPORT_MAX_BYTES = env.int("CARD_IMPORT_MAX_BYTES", default=8 * 1024 * 1024)
 
 # --- Redis, channel layer, Celery -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -201,7 +202,6 @@ CELERY_TASK_DEFAULT_QUEUE = "ecosystem"
 CELERY_BEAT_SCHEDULE = {
     "scenario-clock": {"task": "scenarios.clock_tick", "schedule": 1.0},
     "graph-reconcile": {"task": "relationships.graph_reconcile", "schedule": 30.0},
-    "lore-reconcile": {"task": "lore.graph_reconcile", "schedule": 30.0},
     "events-prune": {"task": "eventlog.events_prune", "schedule": 3600.0},
 }
 
@@ -254,13 +254,6 @@ GRAPH_SYNC_DELAY_SECONDS = env.float("GRAPH_SYNC_DELAY_SECONDS", default=0.25)
 
 # --- Domain ----------------------------------------------------------------------------
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
-# Lore (docs/lore.md): the embedding model (core/embeddings.py), the largest document
-# (upload or text; 413 beyond), search on Neo4j's vector index when configured, and the
-# widest candidate list asked of it while filtering to one ecosystem.
-EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="wordllama-l2-supercat-256")
-LORE_MAX_DOCUMENT_BYTES = env.int("LORE_MAX_DOCUMENT_BYTES", default=5 * 1024 * 1024)
-LORE_SEARCH_USE_NEO4J = env.bool("LORE_SEARCH_USE_NEO4J", default=True)
-LORE_MAX_VECTOR_CANDIDATES = env.int("LORE_MAX_VECTOR_CANDIDATES", default=10_000)
 WS_REVALIDATE_SECONDS = env.int("WS_REVALIDATE_SECONDS", default=15)
 WS_HEARTBEAT_SECONDS = env.int("WS_HEARTBEAT_SECONDS", default=20)
 WS_MAX_PENDING_EVENTS = env.int("WS_MAX_PENDING_EVENTS", default=2000)

@@ -78,6 +78,14 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("character-detail", "patch"): Entry("/api/v1/characters/{first}", {"bio": "Edited"}),
     ("character-detail", "delete"): Entry("/api/v1/characters/{first}", None, (204,)),
     ("character-relationships", "get"): Entry("/api/v1/relationships/{first}"),
+    # Multipart with no file: the owner gets 400 naming "file"; nothing is created.
+    ("character-import", "post"): Entry(
+        "/api/v1/ecosystem/{ecosystem}/characters/import", None, (400,)
+    ),
+    ("character-card-json", "get"): Entry("/api/v1/characters/{first}/card.json"),
+    ("character-card-png", "get"): Entry("/api/v1/characters/{first}/card.png"),
+    # A character made without a card has no avatar: 404 for its owner too.
+    ("character-avatar", "get"): Entry("/api/v1/characters/{first}/avatar", None, (404,)),
     ("character-network", "get"): Entry("/api/v1/characters/{first}/network?depth=1"),
     ("ecosystem-path", "get"): Entry(
         "/api/v1/ecosystem/{ecosystem}/path?from={first}&to={second}", None, (200, 404)
