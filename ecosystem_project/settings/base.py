@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "eventlog",
     "characters",
     "relationships",
+    "lore",
     "interactions",
     "scenarios",
     "observatory",
@@ -202,6 +203,7 @@ CELERY_TASK_DEFAULT_QUEUE = "ecosystem"
 CELERY_BEAT_SCHEDULE = {
     "scenario-clock": {"task": "scenarios.clock_tick", "schedule": 1.0},
     "graph-reconcile": {"task": "relationships.graph_reconcile", "schedule": 30.0},
+    "lore-reconcile": {"task": "lore.graph_reconcile", "schedule": 30.0},
     "events-prune": {"task": "eventlog.events_prune", "schedule": 3600.0},
 }
 
@@ -254,6 +256,13 @@ GRAPH_SYNC_DELAY_SECONDS = env.float("GRAPH_SYNC_DELAY_SECONDS", default=0.25)
 
 # --- Domain ----------------------------------------------------------------------------
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+# Lore (docs/lore.md): the embedding model (core/embeddings.py), the largest document
+# (upload or text; 413 beyond), search on Neo4j's vector index when configured, and the
+# widest candidate list asked of it while filtering to one ecosystem.
+EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="wordllama-l2-supercat-256")
+LORE_MAX_DOCUMENT_BYTES = env.int("LORE_MAX_DOCUMENT_BYTES", default=5 * 1024 * 1024)
+LORE_SEARCH_USE_NEO4J = env.bool("LORE_SEARCH_USE_NEO4J", default=True)
+LORE_MAX_VECTOR_CANDIDATES = env.int("LORE_MAX_VECTOR_CANDIDATES", default=10_000)
 WS_REVALIDATE_SECONDS = env.int("WS_REVALIDATE_SECONDS", default=15)
 WS_HEARTBEAT_SECONDS = env.int("WS_HEARTBEAT_SECONDS", default=20)
 WS_MAX_PENDING_EVENTS = env.int("WS_MAX_PENDING_EVENTS", default=2000)
