@@ -85,6 +85,19 @@ def lore_index_install(dimension: int) -> None:
     _index_ready.add(dimension)
 
 
+def lore_index_dimension() -> int | None:
+    """The dimension of the existing vector index, or None when there is none."""
+    rows = graph_cypher(
+        "SHOW INDEXES YIELD name, options WHERE name = $name RETURN options",
+        {"name": LORE_INDEX_NAME},
+    )
+    if not rows:
+        return None
+    config = (rows[0][0] or {}).get("indexConfig") or {}
+    dimension = config.get("vector.dimensions")
+    return int(dimension) if dimension is not None else None
+
+
 def lore_index_drop() -> None:
     graph_cypher(f"DROP INDEX {LORE_INDEX_NAME} IF EXISTS")
     _index_ready.clear()
