@@ -1,20 +1,12 @@
 from rest_framework import serializers
 
+from core.serializers import StrictSerializerMixin
+
 from .models import PAD_FIELDS, Character, Ecosystem
 from .personality import BIG_FIVE_FIELDS
 from .selectors import ecosystem_list
 
-
-class StrictSerializerMixin:
-    """Unknown fields are an error, not silently dropped."""
-
-    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
-        if isinstance(data, dict):
-            known = set(self.fields)  # type: ignore[attr-defined]
-            unknown = sorted(set(data) - known)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)  # type: ignore[misc]
+__all__ = ["CharacterSerializer", "EcosystemSerializer", "StrictSerializerMixin"]
 
 
 class EcosystemSerializer(StrictSerializerMixin, serializers.ModelSerializer):
@@ -59,5 +51,15 @@ class CharacterSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         if request is not None and request.user.is_authenticated:
             # A foreign ecosystem id reads as "does not exist": no hint it is someone's.
             field.queryset = ecosystem_list(user=request.user)  # type: ignore[attr-defined]
-        if self.instance is not None and not isinstance(self.instance, list):
-            field.read_only = True
+
+    def validate_ecosystem(self, ecosystem: Ecosystem) -> Ecosystem:
+        # A PUT names the ecosystem like a POST (the schema requires it), but a character
+        # does not move: another ecosystem than its own is refused.
+        if self.instance is not None and ecosystem.pk != self.instance.ecosystem_id:  # type: ignore[union-attr]
+            raise serializers.ValidationError("A character cannot move to another ecosystem.")
+        return ecosystem
+
+    def validate(self, attrs: dict) -> dict:
+        if self.instance is not None:
+            attrs.pop("ecosystem", None)  # checked above; character_update takes no ecosystem
+        return attrs

@@ -4,13 +4,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.serializers import StrictSerializerMixin
+
 from .models import Interaction
 from .services import interaction_process
 
 MAX_CONTENT_LENGTH = 2000
 
 
-class InteractionInputSerializer(serializers.Serializer):
+class InteractionInputSerializer(StrictSerializerMixin, serializers.Serializer):
     initiator_id = serializers.UUIDField()
     target_id = serializers.UUIDField()
     interaction_type = serializers.ChoiceField(choices=Interaction.Type.choices, required=False)
@@ -20,6 +22,8 @@ class InteractionInputSerializer(serializers.Serializer):
     )
     content = serializers.CharField(max_length=MAX_CONTENT_LENGTH, trim_whitespace=True)
     context = serializers.JSONField(required=False)  # type: ignore[assignment]
+    # One of the two is required (the schema says so: core/schema.py).
+    required_any_of = ("interaction_type", "type")
 
     def validate(self, attrs: dict) -> dict:
         interaction_type = attrs.pop("type", None)
@@ -69,6 +73,10 @@ class InteractionCreateApi(APIView):
         request=InteractionInputSerializer,
         responses={
             201: InteractionOutputSerializer,
+            404: inline_serializer(
+                "InteractionNotFound",
+                {"detail": serializers.CharField(), "code": serializers.CharField()},
+            ),
             409: inline_serializer(
                 "InteractionRefused",
                 {

@@ -330,6 +330,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation declares the 400/401/404/413/429 it can answer, and strict request
+    # bodies say additionalProperties: false (core/schema.py; docs/api.md, "Errors").
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.declare_errors",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ScenarioStatusEnum": "scenarios.models.Scenario.Status",
         "InteractionTypeEnum": "interactions.models.Interaction.Type",

@@ -152,7 +152,7 @@ class CharacterNetworkApi(APIView):
             OpenApiParameter("character_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
             OpenApiParameter(
                 "depth",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": NETWORK_MIN_DEPTH, "maximum": NETWORK_MAX_DEPTH},
                 description=f"Hops to follow, either direction: "
                 f"{NETWORK_MIN_DEPTH}..{NETWORK_MAX_DEPTH} (default 1).",
             ),
