@@ -1,6 +1,8 @@
-"""The demo ecosystem `make run` starts with: a user, eight characters and a scenario."""
+"""The demo ecosystem `make run` starts with: a user, eight characters, a scenario and four
+lore documents (`demo_lore/`) they draw on."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -8,6 +10,8 @@ from django.db import transaction
 
 from characters.models import Character, Ecosystem
 from characters.services import character_create, ecosystem_create
+from lore.models import Document
+from lore.services import document_create
 
 from .models import Scenario
 from .services import scenario_create, scenario_end
@@ -55,6 +59,17 @@ DEMO_SCENARIO: dict[str, Any] = {
 }
 
 
+DEMO_LORE_DIR = Path(__file__).resolve().parent / "demo_lore"
+
+# title, Markdown file under demo_lore/, trigger keys (a keyed entry when any)
+DEMO_LORE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Harbor Town", "harbor-town.md", ()),
+    ("The Gull Point lighthouse", "lighthouse.md", ("lighthouse", "Gull Point", "lamp")),
+    ("The storm festival", "storm-festival.md", ()),
+    ("The fishing co-op", "fishing-coop.md", ()),
+)
+
+
 @dataclass(frozen=True)
 class DemoSeed:
     ecosystem: Ecosystem
@@ -65,6 +80,28 @@ class DemoSeed:
     ended_scenarios: tuple[Scenario, ...] = ()
     # The scenario started now, if none was playing or paused with its cast.
     started_scenario: Scenario | None = None
+    # Demo lore documents created now because no document of that title was there.
+    added_lore: tuple[str, ...] = ()
+
+
+def demo_lore_seed(ecosystem: Ecosystem) -> list[str]:
+    """Create the demo's lore documents whose title is missing, through the lore services;
+    documents that are there (edited or not) are kept. Returns the titles created."""
+    present = set(Document.objects.filter(ecosystem=ecosystem).values_list("title", flat=True))
+    added = []
+    for title, filename, keys in DEMO_LORE:
+        if title in present:
+            continue
+        document_create(
+            ecosystem=ecosystem,
+            title=title,
+            content=(DEMO_LORE_DIR / filename).read_text(encoding="utf-8"),
+            kind=Document.Kind.MARKDOWN,
+            keys=keys,
+            source_name=filename,
+        )
+        added.append(title)
+    return added
 
 
 @transaction.atomic
@@ -121,10 +158,12 @@ def demo_seed() -> DemoSeed:
         cast = list(ecosystem.characters.exclude(status=Character.Status.ARCHIVED)[:6])
         if len(cast) >= 2:
             started = scenario_create(ecosystem=ecosystem, participants=cast, **DEMO_SCENARIO)
+    added_lore = demo_lore_seed(ecosystem)
     return DemoSeed(
         ecosystem=ecosystem,
         created=created,
         restored_characters=tuple(restored) if not created else (),
         ended_scenarios=tuple(ended),
         started_scenario=started,
+        added_lore=tuple(added_lore),
     )

@@ -6,7 +6,8 @@ from scenarios.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_seed
 class Command(BaseCommand):
     help = (
         "Create the demo user, ecosystem, cast and a playing scenario; run again, restore "
-        "the demo characters that were deleted and restart the scenario if none plays."
+        "the demo characters and lore documents that were deleted and restart the scenario "
+        "if none plays."
     )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -29,6 +30,12 @@ class Command(BaseCommand):
             lines.append(
                 f"Started scenario '{scenario.title}' with "
                 f"{scenario.participants.count()} characters."
+            )
+        if seed.added_lore:
+            count = len(seed.added_lore)
+            lines.append(
+                f"Added {count} lore document{'s' if count != 1 else ''}: "
+                f"{', '.join(seed.added_lore)}."
             )
         lines.append(f"Log in as  user: {DEMO_USERNAME}  password: {DEMO_PASSWORD}")
         self.stdout.write("\n".join(lines))
