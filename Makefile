@@ -9,7 +9,7 @@ WORKERS ?= 1
 SERVICES_ENV := var/services.env
 WITH_SERVICES := set -a && . ./$(SERVICES_ENV) && set +a &&
 
-.PHONY: run run-full services services-stop test lint format bench eval load migrate clean vendor browser nginx typecheck-js help
+.PHONY: run run-full services services-stop test lint format bench eval chaos load migrate clean vendor browser nginx typecheck-js help
 
 help:
 	@echo "make run        embedded mode: SQLite, in-process clock, demo data, http://127.0.0.1:$(PORT)/"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint       ruff + mypy (+ tsc on the observatory's JavaScript)"
 	@echo "make bench      benchmarks (prints tables)"
 	@echo "make eval       believability of the default voice: one table, figures beside targets"
+	@echo "make chaos      kill -9 Redis, Neo4j, a worker mid-turn, a web process; restart PostgreSQL: one table"
 	@echo "make load       locust load test, 60 s headless (LOAD_USERS, LOAD_URL), prints a table"
 
 $(BIN)/python:
@@ -96,6 +97,13 @@ bench: $(VENV)/.dev-installed vendor services
 # Believability of the default dialogue (issue 15): pure models, no services, ~seconds.
 eval: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.eval_dialogue $(EVAL_ARGS)
+
+# Faults injected one at a time into a full stack of its own under load (bench/chaos.py; its
+# own PostgreSQL 5434, Redis 6380, Neo4j 7697 under var/chaos/, never the shared services):
+# about 6-8 minutes, one table row per fault, exit 1 if a zero breaks. CHAOS_ARGS="--faults
+# redis,daphne --phase-seconds 5" for a short run.
+chaos: $(VENV)/.dev-installed vendor nginx services
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 # Headless locust for LOAD_DURATION (60s) against LOAD_URL, or a run-full stack it starts.
 load: $(VENV)/.dev-installed vendor services
