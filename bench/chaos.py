@@ -431,14 +431,25 @@ def acked_missing(load: Load, phase: int) -> tuple[int, int]:
 def turns_lost_and_doubled() -> tuple[int, int, int]:
     """Over every scenario: turn numbers missing from 1..turn, numbers recorded twice, and
     the turns played so far."""
+    from django.db import connection, transaction
+
     from interactions.models import Interaction
     from scenarios.models import Scenario
 
     lost = doubled = played = 0
-    for scenario_id, turn in Scenario.objects.values_list("pk", "turn"):
-        turns = list(
-            Interaction.objects.filter(scenario_id=scenario_id).values_list("turn", flat=True)
-        )
+    # One snapshot: a turn committed between reading a scenario and its interactions would
+    # otherwise look like an interaction beyond the scenario's turn.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        scenarios = list(Scenario.objects.values_list("pk", "turn"))
+        turns_of: dict[object, list] = {scenario_id: [] for scenario_id, _ in scenarios}
+        for scenario_id, number in Interaction.objects.filter(
+            scenario_id__in=list(turns_of)
+        ).values_list("scenario_id", "turn"):
+            turns_of[scenario_id].append(number)
+    for scenario_id, turn in scenarios:
+        turns = turns_of[scenario_id]
         counts = Counter(number for number in turns if number is not None)
         doubled += sum(count - 1 for count in counts.values())
         lost += sum(1 for number in range(1, turn + 1) if number not in counts)
