@@ -729,6 +729,9 @@ class Chaos:
             self.processes.restart("daphne-1")
         elif name == "postgres":
             self.postgres.restart_fast()
+            from django.db import connections
+
+            connections.close_all()  # this script's own connection was cut too
 
     def kill_a_worker_mid_turn(self) -> str:
         """Hold one ecosystem's event counter (the row every apply locks to number its
