@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("relationships.urls")),
     path("", include("lore.urls")),
     path("", include("interactions.urls")),
+    path("", include("memories.urls")),
     path("", include("scenarios.urls")),
     path("", include("observatory.urls")),
 ]

@@ -15,6 +15,8 @@ class Event(models.Model):
         SCENARIO_RESUMED = "scenario_resumed"
         SCENARIO_ENDED = "scenario_ended"
         USER_MESSAGE = "user_message"
+        MEMORY_FORMED = "memory_formed"
+        REFLECTION_FORMED = "reflection_formed"
 
     ecosystem = models.ForeignKey(Ecosystem, on_delete=models.CASCADE, related_name="events")
     seq = models.BigIntegerField()

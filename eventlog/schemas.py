@@ -124,6 +124,18 @@ PAYLOAD_SCHEMAS: dict[Event.Type, Schema] = {
             "scenario_id": _nullable(_ref("id")),
             "turn": _nullable({"type": "integer", "minimum": 1}),
             "user_message_id": _nullable(_ref("id")),
+            "drew_on": {
+                "type": "array",
+                "description": "what a line recalled; empty when nothing",
+                "items": _object(
+                    {
+                        "line": {"enum": ["content", "response"]},
+                        "kind": {"enum": ["memory", "reflection", "lore"]},
+                        "id": _TEXT,
+                        "text": _TEXT,
+                    }
+                ),
+            },
         }
     ),
     Event.Type.RELATIONSHIP_CHANGED: _object(
@@ -276,6 +288,37 @@ PAYLOAD_SCHEMAS: dict[Event.Type, Schema] = {
             "content": {"type": "string", "minLength": 1},
             "target_character_id": _nullable(_ref("id")),
             "target_name": _nullable(_TEXT),
+        }
+    ),
+    Event.Type.MEMORY_FORMED: _object(
+        {
+            "interaction_id": _ref("id"),
+            "memories": {
+                "type": "array",
+                "description": "one per participant",
+                "items": _object(
+                    {
+                        "memory_id": _ref("id"),
+                        "character_id": _ref("id"),
+                        "name": _TEXT,
+                        "counterpart_id": _ref("id"),
+                        "importance": _number(0, 1),
+                        "text": _TEXT,
+                    }
+                ),
+            },
+        }
+    ),
+    Event.Type.REFLECTION_FORMED: _object(
+        {
+            "memory_id": _ref("id"),
+            "character_id": _ref("id"),
+            "name": _TEXT,
+            "counterpart_id": _ref("id"),
+            "counterpart_name": _TEXT,
+            "text": _TEXT,
+            "importance": _number(0, 1),
+            "cited_ids": {"type": "array", "items": _ref("id"), "minItems": 1},
         }
     ),
 }

@@ -39,11 +39,14 @@ def character_interaction(
     scenario_id: str | None,
     turn: int | None,
     user_message_id: str | None,
+    drew_on: Sequence[Mapping[str, Any]] = (),
 ) -> EventSpec:
     """One exchange: ``participants`` is ``[initiator_id, target_id]``, ``sentiment``
     ``{content, response}``, ``relationship_change`` the initiator's regard of the target
     (``strength_delta, trust_delta, new_strength, new_trust``) with the target's under
-    ``reverse``, ``emotional_states`` ``{character_id: state}``."""
+    ``reverse``, ``emotional_states`` ``{character_id: state}``, ``drew_on`` what a line
+    recalled: ``[{line, kind, id, text}]`` (``line`` "content" or "response", ``kind``
+    "memory", "reflection" or "lore"), empty when nothing."""
     return (
         Event.Type.CHARACTER_INTERACTION,
         {
@@ -59,6 +62,7 @@ def character_interaction(
             "scenario_id": scenario_id,
             "turn": turn,
             "user_message_id": user_message_id,
+            "drew_on": list(drew_on),
         },
     )
 
@@ -187,6 +191,42 @@ def user_message(
     )
 
 
+# --- Memories (written by memories.services in the interaction's transaction) ------------
+
+
+def memory_formed(*, interaction_id: str, memories: Sequence[Mapping[str, Any]]) -> EventSpec:
+    """One memory per participant: ``[{memory_id, character_id, name, counterpart_id,
+    importance, text}]``."""
+    return (Event.Type.MEMORY_FORMED, {"interaction_id": interaction_id, "memories": memories})
+
+
+def reflection_formed(
+    *,
+    memory_id: str,
+    character_id: str,
+    name: str,
+    counterpart_id: str,
+    counterpart_name: str,
+    text: str,
+    importance: float,
+    cited_ids: Sequence[str],
+) -> EventSpec:
+    """A higher-level memory about ``counterpart_id``, formed from the memories ``cited_ids``."""
+    return (
+        Event.Type.REFLECTION_FORMED,
+        {
+            "memory_id": memory_id,
+            "character_id": character_id,
+            "name": name,
+            "counterpart_id": counterpart_id,
+            "counterpart_name": counterpart_name,
+            "text": text,
+            "importance": importance,
+            "cited_ids": cited_ids,
+        },
+    )
+
+
 BUILDERS: dict[Event.Type, Callable[..., EventSpec]] = {
     Event.Type.CHARACTER_INTERACTION: character_interaction,
     Event.Type.RELATIONSHIP_CHANGED: relationship_changed,
@@ -196,5 +236,7 @@ BUILDERS: dict[Event.Type, Callable[..., EventSpec]] = {
     Event.Type.SCENARIO_RESUMED: scenario_resumed,
     Event.Type.SCENARIO_ENDED: scenario_ended,
     Event.Type.USER_MESSAGE: user_message,
+    Event.Type.MEMORY_FORMED: memory_formed,
+    Event.Type.REFLECTION_FORMED: reflection_formed,
 }
 """Every type's builder, by type (the test checks none is missing)."""

@@ -38,6 +38,8 @@ class Interaction(models.Model):
         "scenarios.UserMessage", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     latency_ms = models.FloatField(default=0.0)
+    # What a line recalled: [{line, kind, id, text}] (memories.Memory ids, lore ids).
+    drew_on = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

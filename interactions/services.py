@@ -17,7 +17,7 @@ docs/architecture.md walks one interaction through these steps.
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -41,6 +41,18 @@ from core.db import rows_insert, rows_select, rows_update
 from core.errors import ConflictError, NotFoundError
 from eventlog import types as event_types
 from eventlog.services import events_append
+from eventlog.types import EventSpec
+from lore.selectors import lore_entries_triggered, lore_retrieve
+from memories.recalled import RecalledMemory
+from memories.services import (
+    NO_EMBEDDING,
+    Embedding,
+    Exchange,
+    embedder_ready,
+    memories_form,
+    memories_recall,
+    memory_embedding,
+)
 from relationships.dynamics import (
     RelationshipState,
     apply_delta,
@@ -51,7 +63,7 @@ from relationships.graph import graph_sync_enqueue
 from relationships.models import Relationship
 
 from .dialogue import get_backend
-from .dialogue.base import DialogueBackend, DialogueContext, Speaker
+from .dialogue.base import DialogueBackend, DialogueContext, LoreFact, Speaker, drew_on_of
 from .models import Interaction
 from .sentiment import sentiment
 
@@ -97,12 +109,19 @@ class InteractionPlan:
     scenario: ScenarioContext | None
     seed: int
     owner_id: int | None
+    # Each speaker's recalled memories and the lore it knows for the exchange (by id).
+    memories: dict[uuid.UUID, tuple[RecalledMemory, ...]] = field(default_factory=dict)
+    lore: dict[uuid.UUID, tuple[LoreFact, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class InteractionLines:
     content: str
     response: str
+    # What the lines drew on: [{line, kind, id, text}] (docs/dialogue.md).
+    drew_on: tuple[dict[str, str], ...] = ()
+    # The exchange's vector for both memories, embedded with the lines (outside any lock).
+    embedding: Embedding | None = None
 
 
 @dataclass(frozen=True)
@@ -349,6 +368,13 @@ def interaction_plan(
     _check_feasible(initiator, target)
     regards = _read_relationships(initiator, target, for_update=False)
     recent = _recent_exchanges(initiator, target) if dialogue_backend().name != "template" else ()
+    query_text = _recall_query(initiator, target, interaction_type, content, scenario)
+    memories = memories_recall(
+        pairs=[(initiator.pk, target.pk), (target.pk, initiator.pk)],
+        query_text=query_text,
+        now=now,
+    )
+    lore = {character.pk: _lore_for(character, query_text) for character in (initiator, target)}
     return InteractionPlan(
         initiator=initiator,
         target=target,
@@ -360,7 +386,48 @@ def interaction_plan(
         scenario=scenario,
         seed=seed,
         owner_id=owner_id,
+        memories=memories,
+        lore=lore,
     )
+
+
+LORE_PER_SPEAKER = 2
+
+
+def _lore_for(character: Character, query_text: str) -> tuple[LoreFact, ...]:
+    """The lore ``character`` knows that matches the exchange: keyed entries triggered by
+    the text, then chunks close in meaning (lore.selectors). Only by key while the
+    embedding model is still loading (it is never loaded under a lock)."""
+    if embedder_ready() is not None:
+        hits = lore_retrieve(
+            character.ecosystem_id, query_text, LORE_PER_SPEAKER, character_id=character.pk
+        )
+    else:
+        hits = lore_entries_triggered(character.ecosystem_id, query_text)[:LORE_PER_SPEAKER]
+    return tuple(
+        LoreFact(
+            id=f"{hit.document_id}:{hit.position}",
+            title=hit.document_title,
+            text=hit.text,
+            keys=tuple(hit.keys),
+            score=round(float(hit.score), 4),
+        )
+        for hit in hits
+    )
+
+
+def _recall_query(
+    initiator: Character,
+    target: Character,
+    interaction_type: str,
+    content: str | None,
+    scenario: ScenarioContext | None,
+) -> str:
+    """What the exchange is about, as far as the plan knows: embedded once for recall."""
+    parts = [initiator.name, target.name, interaction_type, content or ""]
+    if scenario is not None:
+        parts += [scenario.setting, scenario.mood, *scenario.objectives]
+    return " ".join(part for part in parts if part)
 
 
 def _dialogue_context(
@@ -379,6 +446,8 @@ def _dialogue_context(
         setting=scenario.setting if scenario else "",
         mood=scenario.mood if scenario else "",
         objectives=scenario.objectives if scenario else (),
+        memories=plan.memories.get(speaker.pk, ()),
+        lore=plan.lore.get(speaker.pk, ()),
     )
 
 
@@ -390,7 +459,23 @@ def interaction_generate(*, plan: InteractionPlan) -> InteractionLines:
     if content is None:
         content = backend.opening(_dialogue_context(plan, initiator_speaks=True, utterance=None))
     response = backend.reply(_dialogue_context(plan, initiator_speaks=False, utterance=content))
-    return InteractionLines(content=content, response=response)
+    drew_on = tuple(
+        {"line": line_name, **source}
+        for line_name, line in (("content", content), ("response", response))
+        for source in drew_on_of(line)
+    )
+    return InteractionLines(
+        content=str(content),
+        response=str(response),
+        drew_on=drew_on,
+        embedding=_exchange_embedding(content, response),
+    )
+
+
+def _exchange_embedding(content: str, response: str) -> Embedding:
+    if settings.MEMORY_RETENTION_PER_CHARACTER <= 0:
+        return NO_EMBEDDING
+    return memory_embedding(f"{content} {response}")
 
 
 def interaction_apply(
@@ -405,6 +490,7 @@ def interaction_apply(
     a character tired out, was archived or moved away meanwhile), move everything from the
     current rows by what was said, write the Interaction and its events."""
     started = time.perf_counter() if started is None else started
+    embedding = lines.embedding or _exchange_embedding(lines.content, lines.response)
     with transaction.atomic():
         initiator, target = _load_pair(
             initiator_id=plan.initiator.pk,
@@ -445,9 +531,19 @@ def interaction_apply(
             },
             user_message_id=plan.scenario.user_message_id if plan.scenario else None,
             latency_ms=(time.perf_counter() - started) * 1000,
+            drew_on=list(lines.drew_on),
         )
         rows_insert([interaction])
-        event_seq = _append_events(interaction, initiator=initiator, target=target, changes=changes)
+        memory_events = _form_memories(
+            interaction, initiator=initiator, target=target, changes=changes, embedding=embedding
+        )
+        event_seq = _append_events(
+            interaction,
+            initiator=initiator,
+            target=target,
+            changes=changes,
+            extra_events=memory_events,
+        )
         relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
         ecosystem_id = initiator.ecosystem_id
         transaction.on_commit(
@@ -524,14 +620,62 @@ def _relationship_change(changes: list[dict[str, Any]]) -> dict[str, Any]:
     return {**summary(forward), "reverse": summary(reverse)}
 
 
+def _form_memories(
+    interaction: Interaction,
+    *,
+    initiator: Character,
+    target: Character,
+    changes: list[dict[str, Any]],
+    embedding: Embedding,
+) -> list[EventSpec]:
+    """One memory per participant (memories.services), in the apply transaction; answers
+    their events. ``changes[0]`` is the initiator's regard of the target, ``[1]`` the
+    reverse."""
+    if settings.MEMORY_RETENTION_PER_CHARACTER <= 0:
+        return []
+    sides = (
+        (initiator, target, True, interaction.content, interaction.response,
+         interaction.response_sentiment, changes[0]),
+        (target, initiator, False, interaction.response, interaction.content,
+         interaction.content_sentiment, changes[1]),
+    )  # fmt: skip
+    return memories_form(
+        ecosystem_id=interaction.ecosystem_id,
+        interaction_id=interaction.pk,
+        exchanges=[
+            Exchange(
+                character_id=me.pk,
+                character_name=me.name,
+                counterpart_id=other.pk,
+                counterpart_name=other.name,
+                initiated=initiated,
+                said=said,
+                heard=heard,
+                interaction_type=interaction.interaction_type,
+                heard_sentiment=heard_sentiment,
+                strength_delta=change["strength_delta"],
+                trust_delta=change["trust_delta"],
+                strength_after=change["strength_after"],
+                trust_after=change["trust_after"],
+                interaction_count=change["interaction_count"],
+            )
+            for me, other, initiated, said, heard, heard_sentiment, change in sides
+        ],
+        embedding=embedding,
+        now=interaction.created,
+    )
+
+
 def _append_events(
     interaction: Interaction,
     *,
     initiator: Character,
     target: Character,
     changes: list[dict[str, Any]],
+    extra_events: list[EventSpec] | None = None,
 ) -> int:
-    """The interaction's three events; answers the last one's seq."""
+    """The interaction's three events, then ``extra_events`` (memories); answers the last
+    one's seq."""
     names = {str(initiator.pk): initiator.name, str(target.pk): target.name}
     for change in changes:
         change["from_name"] = names[change["from"]]
@@ -557,9 +701,11 @@ def _append_events(
                 user_message_id=(
                     str(interaction.user_message_id) if interaction.user_message_id else None
                 ),
+                drew_on=interaction.drew_on,
             ),
             event_types.relationship_changed(changes=changes),
             event_types.character_state_changed(characters=interaction.emotional_states),
+            *(extra_events or ()),
         ],
     )
     return events[-1].seq

@@ -33,6 +33,7 @@ from characters.selectors import (
 from eventlog.models import Event
 from eventlog.services import envelopes_of
 from interactions.models import Interaction
+from memories.models import Memory
 from relationships.dynamics import STRANGER, relationship_label, relationship_label_of
 from relationships.models import Relationship
 from relationships.selectors import graph_sync_lag
@@ -61,6 +62,7 @@ EVENTS_PER_MINUTE_WINDOW = timedelta(seconds=60)
 SCENARIO_LIST_SIZE = 20
 TRANSCRIPT_LIMIT = 500
 CHARACTER_RECENT_INTERACTIONS = 20
+CHARACTER_MEMORIES = 20
 CHARACTER_TIMELINE_POINTS = 60
 CHARACTER_FIELDS = (
     "id",
@@ -414,6 +416,9 @@ class CharacterSnapshot:
     relationships: list[RelationshipRow]
     recent_interactions: list[Interaction]
     interaction_count: int
+    # Newest first: memories and reflections, each with its exchange (select_related).
+    memories: list[Memory] = field(default_factory=list)
+    memory_count: int = 0
 
 
 def _timeline_point(interaction: Interaction, character_key: str) -> TimelinePoint | None:
@@ -508,6 +513,12 @@ def character_snapshot(*, user: User, character_id: object) -> CharacterSnapshot
         relationships=relationships,
         recent_interactions=interactions[:CHARACTER_RECENT_INTERACTIONS],
         interaction_count=interaction_count,
+        memories=list(
+            Memory.objects.filter(character=character)
+            .select_related("counterpart", "interaction")
+            .order_by("-created")[:CHARACTER_MEMORIES]
+        ),
+        memory_count=Memory.objects.filter(character=character).count(),
     )
 
 

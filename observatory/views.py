@@ -269,5 +269,7 @@ def character_page(request: HttpRequest, character_id: uuid.UUID) -> HttpRespons
             "relationships": snapshot.relationships,
             "recent_interactions": snapshot.recent_interactions,
             "interaction_count": snapshot.interaction_count,
+            "memories": snapshot.memories,
+            "memory_count": snapshot.memory_count,
         },
     )

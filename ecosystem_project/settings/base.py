@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "characters",
     "relationships",
     "lore",
+    "memories",
     "interactions",
     "scenarios",
     "observatory",
@@ -276,6 +277,14 @@ DIALOGUE_TIMEOUT_SECONDS = env.float("DIALOGUE_TIMEOUT_SECONDS", default=5.0)
 # Threads per clock process that wait on a remote model for claimed scenario turns
 # (docs/scenarios.md, "Turns"); the template backend generates inline.
 SCENARIO_GENERATION_THREADS = env.int("SCENARIO_GENERATION_THREADS", default=32)
+
+# Memory streams (docs/models.md, "Memory"): at most this many memories per character
+# (pruned by recency + importance), a reflection once the importance since the last one
+# adds up to the threshold, recency halving every half-life, k memories per speaker.
+MEMORY_RETENTION_PER_CHARACTER = env.int("MEMORY_RETENTION_PER_CHARACTER", default=500)
+MEMORY_REFLECTION_THRESHOLD = env.float("MEMORY_REFLECTION_THRESHOLD", default=4.0)
+MEMORY_RECENCY_HALF_LIFE_SECONDS = env.float("MEMORY_RECENCY_HALF_LIFE_SECONDS", default=3600.0)
+MEMORY_RECALL_K = env.int("MEMORY_RECALL_K", default=3)
 
 # --- REST ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from characters.emotion import PAD
 from characters.personality import BigFive
+from memories.recalled import RecalledMemory
 from relationships.dynamics import RelationshipState
 
 DEFAULT_BACKEND = "template"
@@ -28,13 +29,44 @@ class Speaker:
 
 
 @dataclass(frozen=True)
+class LoreFact:
+    """A piece of the world's lore the plan step found for this exchange (a lore chunk or
+    keyed entry): ``keys`` are an entry's trigger keys, empty for a plain chunk."""
+
+    id: str
+    title: str
+    text: str
+    keys: tuple[str, ...] = ()
+    score: float = 0.0
+
+
+class DialogueLine(str):
+    """A line, and what it drew on: ``({"kind": "memory"|"reflection"|"lore", "id": ...,
+    "text": ...}, ...)``. A plain ``str`` everywhere else; the engine records ``drew_on``
+    on the Interaction."""
+
+    drew_on: tuple[dict[str, str], ...] = ()
+
+    def __new__(cls, text: str, drew_on: tuple[dict[str, str], ...] = ()) -> DialogueLine:
+        line = super().__new__(cls, text)
+        line.drew_on = tuple(drew_on)
+        return line
+
+
+def drew_on_of(line: str) -> tuple[dict[str, str], ...]:
+    return line.drew_on if isinstance(line, DialogueLine) else ()
+
+
+@dataclass(frozen=True)
 class DialogueContext:
     """Everything a backend may use to write the speaker's next line.
 
     ``relationship`` is how the speaker regards the listener. ``utterance`` is what the
     listener just said to the speaker, or None when the speaker opens the exchange.
     ``recent`` holds the last exchanges of the conversation as ``(speaker_name, text)``,
-    oldest first.
+    oldest first. ``memories`` are the speaker's recalled memories (best first, from the
+    plan step; docs/models.md "Memory"), ``lore`` the world's lore that matches the
+    exchange (docs/dialogue.md).
     """
 
     speaker: Speaker
@@ -47,6 +79,8 @@ class DialogueContext:
     objectives: tuple[str, ...] = ()
     recent: tuple[tuple[str, str], ...] = ()
     seed: int = 0
+    memories: tuple[RecalledMemory, ...] = ()
+    lore: tuple[LoreFact, ...] = ()
 
 
 class DialogueBackend(Protocol):
@@ -71,9 +105,9 @@ def get_backend(name: str = DEFAULT_BACKEND, **options: Any) -> DialogueBackend:
     """
     backend_name = (name or DEFAULT_BACKEND).strip().lower()
     if backend_name == "template":
-        from interactions.dialogue.template import TemplateBackend
+        from interactions.dialogue.template.recall import RecallingTemplateBackend
 
-        return TemplateBackend()
+        return RecallingTemplateBackend()
     if backend_name == "openai":
         from interactions.dialogue.openai_compat import OpenAICompatBackend
 

@@ -19,8 +19,8 @@ import httpx
 
 from characters.emotion import label as emotion_label
 from characters.personality import TRAIT_HIGH, TRAIT_LOW, BigFive
-from interactions.dialogue.base import DialogueBackend, DialogueContext
-from interactions.dialogue.template import TemplateBackend
+from interactions.dialogue.base import DialogueBackend, DialogueContext, DialogueLine
+from interactions.dialogue.template.recall import RecallingTemplateBackend, content_words
 from relationships.dynamics import relationship_label_of
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,11 @@ MAX_SENTENCES = 2
 MAX_REPLY_CHARS = 500
 # Enough context to stay on topic; short enough that a small local model answers fast.
 MAX_RECENT_TURNS = 8
+# Recalled memories and lore share this many prompt tokens, estimated as words x 1.3
+# (English averages about 1.3 tokens a word in BPE vocabularies): memories first, best
+# first, then lore; an item that does not fit whole is cut at a word (docs/dialogue.md).
+MEMORY_LORE_TOKEN_BUDGET = 240
+TOKENS_PER_WORD = 1.3
 
 # The failures a flaky or misconfigured server produces. Anything else is a bug here and
 # should surface, not be papered over by the fallback.
@@ -140,11 +145,61 @@ def system_prompt(ctx: DialogueContext) -> str:
     objectives = [objective.strip() for objective in ctx.objectives if objective.strip()]
     if objectives:
         lines.append("Objectives of the scene: " + "; ".join(objectives) + ".")
+    lines += memory_and_lore_lines(ctx)
     lines.append(
         "Answer with one or two short sentences of spoken dialogue in plain English: no "
         "narration, no stage directions, no quotation marks, no name in front."
     )
     return "\n".join(lines)
+
+
+def estimated_tokens(text: str) -> int:
+    return round(len(text.split()) * TOKENS_PER_WORD)
+
+
+def memory_and_lore_lines(
+    ctx: DialogueContext, budget: int = MEMORY_LORE_TOKEN_BUDGET
+) -> list[str]:
+    """What the speaker remembers and knows, within ``budget`` estimated tokens."""
+    remembered: list[str] = []
+    known: list[str] = []
+    left = budget
+    items = [(remembered, memory.text) for memory in ctx.memories] + [
+        (known, f"{fact.title}: {fact.text}" if fact.title else fact.text) for fact in ctx.lore
+    ]
+    for target, text in items:
+        words = " ".join(text.split()).split(" ")
+        fits = int(left / TOKENS_PER_WORD)
+        if fits <= 3:
+            break
+        if len(words) > fits:
+            words = [*words[:fits], "..."]
+        target.append("- " + " ".join(words))
+        left -= estimated_tokens(" ".join(words))
+    lines = []
+    if remembered:
+        lines.append("What you remember (most relevant first):\n" + "\n".join(remembered))
+    if known:
+        lines.append("What you know of your world:\n" + "\n".join(known))
+    return lines
+
+
+def drew_on(ctx: DialogueContext, reply: str) -> tuple[dict[str, str], ...]:
+    """The memories and lore of the prompt that the reply shares a content word with."""
+    names = frozenset(name.lower() for name in (ctx.speaker.name, ctx.listener.name))
+    said = content_words(reply, drop=names)
+    if not said:
+        return ()
+    sources: list[dict[str, str]] = []
+    for memory in ctx.memories:
+        if said & content_words(memory.heard or memory.text, drop=names):
+            sources.append(
+                {"kind": memory.kind, "id": memory.id, "text": memory.heard or memory.text}
+            )
+    for fact in ctx.lore:
+        if said & content_words(fact.text, drop=names):
+            sources.append({"kind": "lore", "id": fact.id, "text": fact.title or fact.text[:80]})
+    return tuple(sources)
 
 
 def build_messages(ctx: DialogueContext) -> list[dict[str, str]]:
@@ -219,7 +274,9 @@ class OpenAICompatBackend:
         self.model = model
         self.api_key = api_key or None
         self.timeout = timeout
-        self.fallback: DialogueBackend = fallback if fallback is not None else TemplateBackend()
+        self.fallback: DialogueBackend = (
+            fallback if fallback is not None else RecallingTemplateBackend()
+        )
         self._owns_client = client is None
         self._client = client if client is not None else httpx.Client(timeout=timeout)
 
@@ -277,4 +334,4 @@ class OpenAICompatBackend:
                 self.fallback.name,
             )
             return fallback(ctx)
-        return text
+        return DialogueLine(text, drew_on(ctx, text))

@@ -116,7 +116,30 @@ function feedItem(event) {
     el("time", { className: "feed-time", attrs: { datetime: event.timestamp }, text: clockTime(event.timestamp) }),
     el("span", { className: "feed-text", text: sentence.text }),
     sentence.detail ? el("span", { className: "feed-detail", text: sentence.detail }) : null,
+    recallMarker(event),
   );
+}
+
+/**
+ * A line that drew on a memory or on lore: a link to the speaker's memories (docs/dialogue.md).
+ * @param {EventEnvelope} event
+ * @returns {HTMLElement | null}
+ */
+function recallMarker(event) {
+  const data = event.data ?? {};
+  if (event.type !== "character_interaction" || !Array.isArray(data.drew_on) || !data.drew_on.length) return null;
+  const source = /** @type {Record<string, string>} */ (data.drew_on[0]);
+  const participants = Array.isArray(data.participants) ? data.participants.map(String) : [];
+  const speakerId = source.line === "content" ? participants[0] : participants[1];
+  const lore = source.kind === "lore";
+  return el("a", {
+    className: `feed-recall feed-recall-${lore ? "lore" : "memory"}`,
+    attrs: {
+      href: `${urlFor(page.urls.character_page, speakerId ?? "")}${lore ? "" : `#memory-${encodeURIComponent(String(source.id))}`}`,
+      title: String(source.text ?? ""),
+    },
+    text: lore ? "draws on lore" : "recalls a memory",
+  });
 }
 
 /** @param {EventEnvelope} event */

@@ -74,6 +74,9 @@ SAMPLES: dict[Event.Type, dict[str, Any]] = {
         "scenario_id": C,
         "turn": 4,
         "user_message_id": None,
+        "drew_on": [
+            {"line": "response", "kind": "memory", "id": str(uuid.uuid4()), "text": "Ugly!"}
+        ],
     },
     Event.Type.RELATIONSHIP_CHANGED: {
         "changes": [CHANGE, {**CHANGE, "from": B, "to": A, "from_name": "Tobias"}]
@@ -136,6 +139,29 @@ SAMPLES: dict[Event.Type, dict[str, Any]] = {
         "content": "Tobias, who should lead the parade?",
         "target_character_id": B,
         "target_name": "Tobias",
+    },
+    Event.Type.MEMORY_FORMED: {
+        "interaction_id": str(uuid.uuid4()),
+        "memories": [
+            {
+                "memory_id": str(uuid.uuid4()),
+                "character_id": A,
+                "name": "Mira",
+                "counterpart_id": B,
+                "importance": 0.42,
+                "text": 'I said to Tobias: "Fine weather." Tobias answered: "If it holds."',
+            }
+        ],
+    },
+    Event.Type.REFLECTION_FORMED: {
+        "memory_id": str(uuid.uuid4()),
+        "character_id": A,
+        "name": "Mira",
+        "counterpart_id": B,
+        "counterpart_name": "Tobias",
+        "text": "Tobias has snapped at me three times lately; I don't trust Tobias.",
+        "importance": 0.8,
+        "cited_ids": [str(uuid.uuid4()), str(uuid.uuid4())],
     },
 }
 
@@ -236,7 +262,8 @@ def test_docs_show_exactly_the_schemas_of_every_type():
 
 
 @pytest.mark.django_db
-def test_events_written_by_the_services_conform_to_their_schemas(ecosystem, user):
+def test_events_written_by_the_services_conform_to_their_schemas(ecosystem, user, settings):
+    settings.MEMORY_REFLECTION_THRESHOLD = 0.5  # a reflection forms within these turns
     traits = dict(
         openness=0.6, conscientiousness=0.6, extraversion=0.8, agreeableness=0.7, neuroticism=0.3
     )

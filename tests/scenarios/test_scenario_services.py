@@ -11,6 +11,7 @@ from characters.models import Character
 from core.errors import ApplicationError, ConflictError
 from eventlog.models import Event
 from interactions.models import Interaction
+from memories.models import Memory, MemoryStream
 from relationships.models import Relationship
 from scenarios import director
 from scenarios.models import Scenario, UserMessage
@@ -305,6 +306,8 @@ def test_same_seed_and_same_cast_state_give_the_same_transcript(ecosystem, cast)
         for pk, state in initial.items():
             Character.objects.filter(pk=pk).update(**state, state_updated_at=now)
         Relationship.objects.all().delete()
+        Memory.objects.all().delete()  # memories are part of the cast's state too
+        MemoryStream.objects.all().delete()
         scenario = start(ecosystem, cast, seed=1234)
         play(scenario, 8)
         transcript = list(

@@ -1,0 +1,520 @@
+"""Writing and recalling the memory stream (docs/models.md, "Memory").
+
+The engine calls three things, each cheap enough for the hot path:
+
+* ``memories_recall`` in its plan step (no lock): the top memories of each speaker, ranked
+  by recency, importance and relevance to one query embedded once;
+* ``memory_embedding`` before its apply transaction: the exchange's vector;
+* ``memories_form`` inside the apply transaction (both characters locked): one memory per
+  participant in one INSERT, the running importance and count in one upsert, a reflection
+  when the importance since the last one passes the threshold, pruning past the retention.
+  It answers the events to append with the interaction's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, UUIDField
+
+from characters.models import Character
+from core.db import rows_insert
+from core.embeddings import (
+    Embedder,
+    EmbeddingModelUnavailable,
+    configured_model_name,
+    load_embedder,
+)
+from eventlog import types as event_types
+from eventlog.types import EventSpec
+from relationships.dynamics import RelationshipState, relationship_label_of
+
+from . import scoring
+from .models import Memory, MemoryStream
+from .recalled import RecalledMemory
+
+# The candidates a recall scores, per speaker: its latest memories of the listener and
+# its most important memories of anyone (reflections included). Few, so recall stays
+# well under a millisecond after the query's embedding.
+RECALL_PAIR_RECENT = 10
+RECALL_TOP_IMPORTANT = 5
+REFLECTION_WINDOW = 40  # at most this many memories since the last reflection are read
+RETENTION_SLACK = 0.1  # prune once a stream holds 10% more than the retention
+SNAPPED_SENTIMENT = -0.05
+KIND_SENTIMENT = 0.05
+
+_UUID = UUIDField()
+logger = logging.getLogger(__name__)
+
+
+def setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def _db_uuid(value: uuid.UUID | str) -> Any:
+    return _UUID.get_db_prep_value(uuid.UUID(str(value)), connection)
+
+
+@dataclass(frozen=True)
+class Embedding:
+    vector: bytes
+    model: str
+    dimension: int
+
+
+NO_EMBEDDING = Embedding(b"", "", 0)
+
+_load_lock = threading.Lock()
+_loaded: dict[str, Embedder | None] = {}  # model name -> the model (None: unavailable)
+_loading: set[str] = set()
+
+
+def _load(name: str) -> Embedder | None:
+    with _load_lock:  # one load per process, however many threads ask at once
+        if name not in _loaded:
+            try:
+                _loaded[name] = load_embedder(name)
+            except EmbeddingModelUnavailable as error:
+                logger.warning("Memories are stored without vectors: %s", error)
+                _loaded[name] = None
+        return _loaded[name]
+
+
+def embedder_ready() -> Embedder | None:
+    """The embedding model, never loaded inside a transaction: loading takes about a second,
+    and a transaction holding locks must not wait on it. Inside one (a scenario's turn) the
+    first call starts the load in the background and answers None (memories formed then
+    carry no vector and rank by recency and importance alone)."""
+    name = configured_model_name()
+    if name in _loaded:
+        return _loaded[name]
+    if not connection.in_atomic_block:
+        return _load(name)
+    with _load_lock:
+        if name in _loading or name in _loaded:
+            return _loaded.get(name)
+        _loading.add(name)
+    threading.Thread(target=_load, args=(name,), name="embedder-load", daemon=True).start()
+    return None
+
+
+def memory_embedding(text: str) -> Embedding:
+    """``text`` embedded with the configured model; no vector while the model is absent or
+    still loading (such a memory ranks by recency and importance only)."""
+    model = embedder_ready()
+    if model is None:
+        return NO_EMBEDDING
+    vectors = model.embed([text])
+    return Embedding(vectors[0].astype(np.float32).tobytes(), model.name, model.dimension)
+
+
+def query_vector(text: str) -> np.ndarray | None:
+    embedding = memory_embedding(text)
+    if not embedding.vector:
+        return None
+    return np.frombuffer(embedding.vector, dtype=np.float32)
+
+
+# --- recall -------------------------------------------------------------------------------
+
+_RECALL_COLUMNS = (
+    "id, character_id, counterpart_id, kind, text, heard, importance, created, "
+    "interaction_type, sentiment, embedding, embedding_model, embedding_dimension"
+)
+
+
+@lru_cache(maxsize=1)
+def _recall_branches() -> tuple[str, str]:
+    table = connection.ops.quote_name(Memory._meta.db_table)
+    pair = (
+        f"SELECT * FROM (SELECT {_RECALL_COLUMNS} FROM {table} "  # noqa: S608
+        "WHERE character_id = %s AND counterpart_id = %s ORDER BY created DESC LIMIT %s) AS {alias}"
+    )
+    top = (
+        f"SELECT * FROM (SELECT {_RECALL_COLUMNS} FROM {table} "  # noqa: S608
+        "WHERE character_id = %s ORDER BY importance DESC LIMIT %s) AS {alias}"
+    )
+    return pair, top
+
+
+def memories_recall(
+    *,
+    pairs: list[tuple[uuid.UUID, uuid.UUID]],
+    query_text: str,
+    now: datetime,
+    k: int | None = None,
+) -> dict[uuid.UUID, tuple[RecalledMemory, ...]]:
+    """For each ``(speaker_id, listener_id)``: the speaker's top ``k`` memories
+    (``MEMORY_RECALL_K``) by the retrieval score against ``query_text``, best first. One
+    query for all pairs; the query text is embedded once."""
+    k = int(setting("MEMORY_RECALL_K", 3)) if k is None else k
+    if not pairs or k <= 0:
+        return {}
+    pair_sql, top_sql = _recall_branches()
+    branches: list[str] = []
+    params: list[Any] = []
+    for index, (speaker_id, listener_id) in enumerate(pairs):
+        branches.append(pair_sql.format(alias=f"p{index}"))
+        params += [_db_uuid(speaker_id), _db_uuid(listener_id), RECALL_PAIR_RECENT]
+        branches.append(top_sql.format(alias=f"t{index}"))
+        params += [_db_uuid(speaker_id), RECALL_TOP_IMPORTANT]
+    rows = list(Memory.objects.raw(" UNION ALL ".join(branches), params))
+    if not rows:
+        return {}
+    vector = query_vector(query_text)
+    half_life = float(
+        setting("MEMORY_RECENCY_HALF_LIFE_SECONDS", scoring.RECENCY_HALF_LIFE_SECONDS)
+    )
+    by_speaker: dict[uuid.UUID, dict[uuid.UUID, Memory]] = defaultdict(dict)
+    for row in rows:
+        by_speaker[row.character_id][row.pk] = row
+    recalled: dict[uuid.UUID, tuple[RecalledMemory, ...]] = {}
+    for speaker_id, _listener_id in pairs:
+        candidates = list(by_speaker.get(speaker_id, {}).values())
+        if not candidates:
+            continue
+        ages = [max(0.0, (now - memory.created).total_seconds()) for memory in candidates]
+        relevances = _relevances(candidates, vector)
+        scores = scoring.retrieval_scores(
+            ages_seconds=ages,
+            importances=[memory.importance for memory in candidates],
+            relevances=relevances,
+            half_life_seconds=half_life,
+        )
+        ranked = sorted(
+            range(len(candidates)),
+            key=lambda i: (-scores[i], -candidates[i].created.timestamp()),
+        )[:k]
+        recalled[speaker_id] = tuple(
+            RecalledMemory(
+                id=str(candidates[i].pk),
+                kind=candidates[i].kind,
+                text=candidates[i].text,
+                heard=candidates[i].heard,
+                counterpart_id=(
+                    str(candidates[i].counterpart_id) if candidates[i].counterpart_id else None
+                ),
+                interaction_type=candidates[i].interaction_type,
+                sentiment=candidates[i].sentiment,
+                importance=candidates[i].importance,
+                score=round(scores[i], 4),
+                age_seconds=ages[i],
+            )
+            for i in ranked
+        )
+    return recalled
+
+
+def _relevances(memories: list[Memory], vector: np.ndarray | None) -> list[float]:
+    """Cosine of each memory's vector to the query (0 where either has none or the models
+    differ: ``manage.py reembed`` brings them back in line)."""
+    if vector is None:
+        return [0.0] * len(memories)
+    relevances = []
+    for memory in memories:
+        stored = bytes(memory.embedding or b"")
+        if memory.embedding_dimension != len(vector) or len(stored) != 4 * len(vector):
+            relevances.append(0.0)
+            continue
+        relevances.append(float(np.frombuffer(stored, dtype=np.float32) @ vector))
+    return relevances
+
+
+def memories_ranked(
+    *, character: Character, query_text: str | None, limit: int, now: datetime
+) -> list[tuple[Memory, float | None]]:
+    """The API's view: the character's memories, newest first, or ranked by the retrieval
+    score against ``query_text`` (over its newest ``MEMORY_RETENTION_PER_CHARACTER``)."""
+    queryset = Memory.objects.filter(character=character).select_related(
+        "counterpart", "interaction"
+    )
+    if not query_text:
+        return [(memory, None) for memory in queryset.order_by("-created")[:limit]]
+    retention = int(setting("MEMORY_RETENTION_PER_CHARACTER", 500))
+    candidates = list(queryset.order_by("-created")[: retention * 2])
+    if not candidates:
+        return []
+    scores = scoring.retrieval_scores(
+        ages_seconds=[max(0.0, (now - memory.created).total_seconds()) for memory in candidates],
+        importances=[memory.importance for memory in candidates],
+        relevances=_relevances(candidates, query_vector(query_text)),
+        half_life_seconds=float(
+            setting("MEMORY_RECENCY_HALF_LIFE_SECONDS", scoring.RECENCY_HALF_LIFE_SECONDS)
+        ),
+    )
+    ranked = sorted(zip(candidates, scores, strict=True), key=lambda pair: -pair[1])
+    return [(memory, round(score, 4)) for memory, score in ranked[:limit]]
+
+
+# --- forming ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One participant's side of an interaction, as the engine measured it."""
+
+    character_id: uuid.UUID
+    character_name: str
+    counterpart_id: uuid.UUID
+    counterpart_name: str
+    initiated: bool
+    said: str
+    heard: str
+    interaction_type: str
+    heard_sentiment: float
+    strength_delta: float
+    trust_delta: float
+    strength_after: float
+    trust_after: float
+    interaction_count: int
+
+
+def exchange_text(exchange: Exchange) -> str:
+    other = exchange.counterpart_name
+    if exchange.initiated:
+        text = f'I said to {other}: "{exchange.said}" {other} answered: "{exchange.heard}"'
+    else:
+        text = f'{other} said to me: "{exchange.heard}" I answered: "{exchange.said}"'
+    if exchange.heard_sentiment <= -0.3:
+        text += " It stung."
+    elif exchange.heard_sentiment >= 0.3:
+        text += " It felt warm."
+    return text
+
+
+def memories_form(
+    *,
+    ecosystem_id: uuid.UUID,
+    interaction_id: uuid.UUID,
+    exchanges: list[Exchange],
+    embedding: Embedding,
+    now: datetime,
+) -> list[EventSpec]:
+    """One memory per participant, in the caller's transaction (the characters locked).
+    Answers the events: ``memory_formed``, and ``reflection_formed`` for each reflection."""
+    memories = [
+        Memory(
+            ecosystem_id=ecosystem_id,
+            character_id=exchange.character_id,
+            kind=Memory.Kind.MEMORY,
+            text=exchange_text(exchange),
+            heard=exchange.heard,
+            importance=round(
+                scoring.importance(
+                    interaction_type=exchange.interaction_type,
+                    sentiment=exchange.heard_sentiment,
+                    strength_delta=exchange.strength_delta,
+                    trust_delta=exchange.trust_delta,
+                ),
+                4,
+            ),
+            created=now,
+            interaction_id=interaction_id,
+            counterpart_id=exchange.counterpart_id,
+            interaction_type=exchange.interaction_type,
+            sentiment=exchange.heard_sentiment,
+            strength_delta=exchange.strength_delta,
+            trust_delta=exchange.trust_delta,
+            strength_after=exchange.strength_after,
+            trust_after=exchange.trust_after,
+            embedding=embedding.vector,
+            embedding_model=embedding.model,
+            embedding_dimension=embedding.dimension,
+        )
+        for exchange in exchanges
+    ]
+    rows_insert(memories)
+    names = {str(e.character_id): e.character_name for e in exchanges}
+    events: list[EventSpec] = [
+        event_types.memory_formed(
+            interaction_id=str(interaction_id),
+            memories=[
+                {
+                    "memory_id": str(memory.pk),
+                    "character_id": str(memory.character_id),
+                    "name": names[str(memory.character_id)],
+                    "counterpart_id": str(memory.counterpart_id),
+                    "importance": memory.importance,
+                    "text": memory.text,
+                }
+                for memory in memories
+            ],
+        )
+    ]
+    streams = _stream_add(memories)
+    threshold = float(setting("MEMORY_REFLECTION_THRESHOLD", scoring.REFLECTION_THRESHOLD))
+    retention = int(setting("MEMORY_RETENTION_PER_CHARACTER", 500))
+    for exchange in exchanges:
+        accumulated, count = streams[exchange.character_id]
+        if accumulated >= threshold:
+            reflection = _reflect(exchange, ecosystem_id=ecosystem_id, now=now)
+            if reflection is not None:
+                events.append(reflection)
+                count += 1
+        if count > retention * (1 + RETENTION_SLACK):
+            _prune(exchange.character_id, retention=retention, now=now)
+    return events
+
+
+def _stream_add(memories: list[Memory]) -> dict[uuid.UUID, tuple[float, int]]:
+    """Adds each memory's importance and one to its character's stream, in one upsert;
+    answers ``{character_id: (importance since the last reflection, memory count)}``."""
+    table = connection.ops.quote_name(MemoryStream._meta.db_table)
+    values = ", ".join(["(%s, %s, 1)"] * len(memories))
+    params: list[Any] = []
+    for memory in memories:
+        params += [_db_uuid(memory.character_id), memory.importance]
+    sql = (
+        f"INSERT INTO {table} (character_id, importance_since_reflection, memory_count) "  # noqa: S608
+        f"VALUES {values} ON CONFLICT (character_id) DO UPDATE SET "
+        f"importance_since_reflection = {table}.importance_since_reflection "
+        "+ excluded.importance_since_reflection, "
+        f"memory_count = {table}.memory_count + 1 "
+        "RETURNING character_id, importance_since_reflection, memory_count"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {uuid.UUID(str(row[0])): (float(row[1]), int(row[2])) for row in rows}
+
+
+def reflection_text(
+    *,
+    counterpart_name: str,
+    snapped: int,
+    kind: int,
+    talks: int,
+    strength: float,
+    trust: float,
+    interaction_count: int,
+) -> str:
+    """The template backend's reflection, written from the figures."""
+    name = counterpart_name
+    if snapped >= 2 and snapped >= kind:
+        feeling = (
+            f"I don't trust {name}"
+            if trust < 0.45 or strength < 0
+            else f"but I still think well of {name}"
+        )
+        separator = ";" if feeling.startswith("I") else ","
+        return (
+            f"{name} has snapped at me {scoring.times_words(snapped)} lately{separator} {feeling}."
+        )
+    if kind >= 2:
+        feeling = f"I feel close to {name}" if strength >= 0.3 else f"I am starting to like {name}"
+        return f"{name} has been kind to me {scoring.times_words(kind)} lately; {feeling}."
+    label = relationship_label_of(
+        RelationshipState(strength=strength, trust=trust, interaction_count=interaction_count)
+    )
+    article = "an" if label[0] in "aeiou" else "a"
+    talked = scoring.times_words(talks)
+    return f"I have talked with {name} {talked} lately; to me {name} is {article} {label}."
+
+
+def _reflect(exchange: Exchange, *, ecosystem_id: uuid.UUID, now: datetime) -> EventSpec | None:
+    """A reflection of ``exchange``'s character over its memories since its last one,
+    about the counterpart that weighed most among them; resets the accumulator."""
+    character_id = exchange.character_id
+    last = (
+        Memory.objects.filter(character_id=character_id, kind=Memory.Kind.REFLECTION)
+        .order_by("-created")
+        .values_list("created", flat=True)
+        .first()
+    )
+    recent = Memory.objects.filter(character_id=character_id, kind=Memory.Kind.MEMORY)
+    if last is not None:
+        recent = recent.filter(created__gt=last)
+    sources = list(recent.order_by("-created")[:REFLECTION_WINDOW])
+    MemoryStream.objects.filter(character_id=character_id).update(importance_since_reflection=0.0)
+    weight: dict[uuid.UUID, float] = defaultdict(float)
+    for memory in sources:
+        if memory.counterpart_id is not None:
+            weight[memory.counterpart_id] += memory.importance
+    if not weight:
+        return None
+    counterpart_id = max(weight, key=lambda key: (weight[key], str(key)))
+    cited = [memory for memory in sources if memory.counterpart_id == counterpart_id]
+    newest = cited[0]
+    if counterpart_id == exchange.counterpart_id:
+        counterpart_name = exchange.counterpart_name
+    else:
+        counterpart_name = (
+            Character.objects.filter(pk=counterpart_id).values_list("name", flat=True).first()
+            or "someone"
+        )
+    text = reflection_text(
+        counterpart_name=counterpart_name,
+        snapped=sum(
+            1
+            for m in cited
+            if m.sentiment <= SNAPPED_SENTIMENT
+            or (m.interaction_type == "conflict" and m.sentiment < KIND_SENTIMENT)
+        ),
+        kind=sum(
+            1 for m in cited if m.sentiment >= KIND_SENTIMENT and m.interaction_type != "conflict"
+        ),
+        talks=len(cited),
+        strength=newest.strength_after,
+        trust=newest.trust_after,
+        interaction_count=max(exchange.interaction_count, len(cited)),
+    )
+    embedding = memory_embedding(text)
+    reflection = Memory(
+        ecosystem_id=ecosystem_id,
+        character_id=character_id,
+        kind=Memory.Kind.REFLECTION,
+        text=text,
+        importance=round(scoring.reflection_importance([m.importance for m in cited]), 4),
+        created=now,
+        counterpart_id=counterpart_id,
+        strength_after=newest.strength_after,
+        trust_after=newest.trust_after,
+        embedding=embedding.vector,
+        embedding_model=embedding.model,
+        embedding_dimension=embedding.dimension,
+        cited_ids=[str(m.pk) for m in reversed(cited)],
+    )
+    rows_insert([reflection])
+    MemoryStream.objects.filter(character_id=character_id).update(
+        memory_count=F("memory_count") + 1
+    )
+    return event_types.reflection_formed(
+        memory_id=str(reflection.pk),
+        character_id=str(character_id),
+        name=exchange.character_name,
+        counterpart_id=str(counterpart_id),
+        counterpart_name=counterpart_name,
+        text=text,
+        importance=reflection.importance,
+        cited_ids=list(reflection.cited_ids),
+    )
+
+
+def _prune(character_id: uuid.UUID, *, retention: int, now: datetime) -> int:
+    """Keeps the character's ``retention`` memories of highest ``recency + importance``
+    (docs/models.md); deletes the rest. Answers how many went."""
+    rows = list(
+        Memory.objects.filter(character_id=character_id).values_list("id", "created", "importance")
+    )
+    if len(rows) <= retention:
+        MemoryStream.objects.filter(character_id=character_id).update(memory_count=len(rows))
+        return 0
+    scores = scoring.retention_scores(
+        ages_seconds=[max(0.0, (now - created).total_seconds()) for _, created, _ in rows],
+        importances=[value for _, _, value in rows],
+    )
+    order = sorted(range(len(rows)), key=lambda i: (-scores[i], -rows[i][1].timestamp()))
+    doomed = [rows[i][0] for i in order[retention:]]
+    Memory.objects.filter(pk__in=doomed).delete()
+    MemoryStream.objects.filter(character_id=character_id).update(memory_count=retention)
+    return len(doomed)
