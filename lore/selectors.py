@@ -12,6 +12,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
+from redis.exceptions import RedisError
 
 from characters.models import Ecosystem
 from characters.selectors import get_or_404
@@ -60,7 +61,8 @@ def lore_generation_key(ecosystem_id: object) -> str:
 
 def lore_generation_bump(ecosystem_id: object) -> None:
     """Called on commit of any lore change: every process reloads that ecosystem's lore."""
-    with contextlib.suppress(OSError):
+    # Redis down: each process's copy ages out after LORE_LOCAL_MAX_AGE_SECONDS instead.
+    with contextlib.suppress(RedisError, OSError):
         cache.set(lore_generation_key(ecosystem_id), time.time_ns(), None)
     with _snapshots_lock:
         _snapshots.pop(str(ecosystem_id), None)
@@ -132,7 +134,7 @@ def lore_snapshot(ecosystem_id: object) -> _Snapshot:
     key = str(ecosystem_id)
     try:
         generation = cache.get(lore_generation_key(key))
-    except OSError:
+    except (RedisError, OSError):  # redis-py's ConnectionError is not an OSError
         generation = None
     with _snapshots_lock:
         snapshot = _snapshots.get(key)
