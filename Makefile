@@ -9,7 +9,7 @@ WORKERS ?= 1
 SERVICES_ENV := var/services.env
 WITH_SERVICES := set -a && . ./$(SERVICES_ENV) && set +a &&
 
-.PHONY: run run-full services services-stop test lint format bench eval chaos load migrate clean vendor browser nginx typecheck-js help
+.PHONY: run run-full services services-stop test fuzz backup restore lint format bench eval chaos load migrate clean vendor browser nginx typecheck-js help
 
 help:
 	@echo "make run        embedded mode: SQLite, in-process clock, demo data, http://127.0.0.1:$(PORT)/"
@@ -22,6 +22,9 @@ help:
 	@echo "make eval       believability of the default voice: one table, figures beside targets"
 	@echo "make chaos      kill -9 Redis, Neo4j, a worker mid-turn, a web process; restart PostgreSQL: one table"
 	@echo "make load       locust load test, 60 s headless (LOAD_USERS, LOAD_URL), prints a table"
+	@echo "make fuzz       schemathesis over every API operation, 200 examples each (FUZZ_EXAMPLES)"
+	@echo "make backup     a consistent PostgreSQL dump to var/backups/<time>.dump"
+	@echo "make restore FILE=var/backups/<time>.dump   restore it, then rebuild the graph"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +93,23 @@ lint: $(VENV)/.dev-installed typecheck-js
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The long fuzzing profile: tests/platform/test_fuzz_api.py with FUZZ_EXAMPLES valid and as
+# many invalid examples per operation (200; `make test` runs 4), seed FUZZ_SEED (17).
+FUZZ_EXAMPLES ?= 200
+fuzz: $(VENV)/.dev-installed services
+	$(WITH_SERVICES) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DJANGO_SETTINGS_MODULE=ecosystem_project.settings.test \
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		tests/platform/test_fuzz_api.py::test_every_operation_answers_as_documented
+
+# PostgreSQL is the only state to back up: Neo4j (graph, lore vectors) is rebuilt from it
+# (docs/operations.md, "Backups").
+backup: services
+	$(WITH_SERVICES) scripts/backup.sh
+
+restore: $(VENV)/.base-installed services
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/<time>.dump"; exit 2; }
+	$(WITH_SERVICES) scripts/restore.sh "$(FILE)"
 
 bench: $(VENV)/.dev-installed vendor services
 	$(WITH_SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
