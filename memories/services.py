@@ -17,8 +17,9 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +27,8 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, UUIDField
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from characters.models import Character
 from core.db import rows_insert
@@ -168,42 +171,38 @@ def memories_recall(
         params += [_db_uuid(speaker_id), _db_uuid(listener_id), RECALL_PAIR_RECENT]
         branches.append(top_sql.format(alias=f"t{index}"))
         params += [_db_uuid(speaker_id), RECALL_TOP_IMPORTANT]
-    rows = list(Memory.objects.raw(" UNION ALL ".join(branches), params))
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(branches), params)
+        rows = [_Candidate.of(row) for row in cursor.fetchall()]
     if not rows:
         return {}
     vector = query_vector(query_text)
     half_life = float(
         setting("MEMORY_RECENCY_HALF_LIFE_SECONDS", scoring.RECENCY_HALF_LIFE_SECONDS)
     )
-    by_speaker: dict[uuid.UUID, dict[uuid.UUID, Memory]] = defaultdict(dict)
+    by_speaker: dict[uuid.UUID, dict[uuid.UUID, _Candidate]] = defaultdict(dict)
     for row in rows:
-        by_speaker[row.character_id][row.pk] = row
+        by_speaker[row.character_id][row.id] = row
     recalled: dict[uuid.UUID, tuple[RecalledMemory, ...]] = {}
     for speaker_id, _listener_id in pairs:
         candidates = list(by_speaker.get(speaker_id, {}).values())
         if not candidates:
             continue
         ages = [max(0.0, (now - memory.created).total_seconds()) for memory in candidates]
-        relevances = _relevances(candidates, vector)
         scores = scoring.retrieval_scores(
             ages_seconds=ages,
             importances=[memory.importance for memory in candidates],
-            relevances=relevances,
+            relevances=_relevances(candidates, vector),
             half_life_seconds=half_life,
         )
-        ranked = sorted(
-            range(len(candidates)),
-            key=lambda i: (-scores[i], -candidates[i].created.timestamp()),
-        )[:k]
+        ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], ages[i]))[:k]
         recalled[speaker_id] = tuple(
             RecalledMemory(
-                id=str(candidates[i].pk),
+                id=str(candidates[i].id),
                 kind=candidates[i].kind,
                 text=candidates[i].text,
                 heard=candidates[i].heard,
-                counterpart_id=(
-                    str(candidates[i].counterpart_id) if candidates[i].counterpart_id else None
-                ),
+                counterpart_id=candidates[i].counterpart_id,
                 interaction_type=candidates[i].interaction_type,
                 sentiment=candidates[i].sentiment,
                 importance=candidates[i].importance,
@@ -215,7 +214,50 @@ def memories_recall(
     return recalled
 
 
-def _relevances(memories: list[Memory], vector: np.ndarray | None) -> list[float]:
+@dataclass(frozen=True)
+class _Candidate:
+    """A row of the recall query (plain values: building model instances cost more than
+    the query)."""
+
+    id: uuid.UUID
+    character_id: uuid.UUID
+    counterpart_id: str | None
+    kind: str
+    text: str
+    heard: str
+    importance: float
+    created: datetime
+    interaction_type: str
+    sentiment: float
+    embedding: bytes
+    embedding_model: str
+    embedding_dimension: int
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> _Candidate:
+        created = row[7]
+        if isinstance(created, str):  # SQLite
+            created = parse_datetime(created)
+        if created is not None and timezone.is_naive(created):
+            created = timezone.make_aware(created, UTC)
+        return cls(
+            id=uuid.UUID(str(row[0])),
+            character_id=uuid.UUID(str(row[1])),
+            counterpart_id=str(uuid.UUID(str(row[2]))) if row[2] else None,
+            kind=row[3],
+            text=row[4],
+            heard=row[5],
+            importance=float(row[6]),
+            created=created,
+            interaction_type=row[8],
+            sentiment=float(row[9]),
+            embedding=bytes(row[10] or b""),
+            embedding_model=row[11],
+            embedding_dimension=int(row[12]),
+        )
+
+
+def _relevances(memories: Sequence[Memory | _Candidate], vector: np.ndarray | None) -> list[float]:
     """Cosine of each memory's vector to the query (0 where either has none or the models
     differ: ``manage.py reembed`` brings them back in line)."""
     if vector is None:
