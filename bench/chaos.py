@@ -605,7 +605,9 @@ class Chaos:
             PYTHONUNBUFFERED="1",
         )
         os.environ.clear()
-        os.environ.update(self.env)
+        # This script's own queries: one plain connection, reopened after the PostgreSQL
+        # restart (a pool would hand back the connections the restart cut).
+        os.environ.update(self.env, DATABASE_POOL="0")
         import django
 
         django.setup()
