@@ -93,6 +93,16 @@ def _load(name: str) -> Embedder | None:
         return _loaded[name]
 
 
+def embedder_preload() -> None:
+    """Loads the configured model (apps.MemoriesConfig.ready starts this in a thread)."""
+    name = configured_model_name()
+    with _load_lock:
+        if name in _loading or name in _loaded:
+            return
+        _loading.add(name)
+    _load(name)
+
+
 def embedder_ready() -> Embedder | None:
     """The embedding model, never loaded inside a transaction: loading takes about a second,
     and a transaction holding locks must not wait on it. Inside one (a scenario's turn) the
