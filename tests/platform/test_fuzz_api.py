@@ -2,7 +2,8 @@
 
 The requests go through Django's WSGI handler in this process (the same URL conf,
 middleware, authentication, throttles and services as Daphne serves), as a user holding a
-JWT, with real data: an ecosystem, three characters, a relationship and a running scenario.
+JWT, with real data: an ecosystem, three characters, a relationship, a running scenario and a lore
+document.
 Generated path and query ids are swapped for those real ones most of the time (a fixed
 rule on the generated value, so a seed replays), so operations reach their real code and
 not only the 404 of an unknown id; the rest keep the random id and must answer 404. Ids in
@@ -44,6 +45,7 @@ from schemathesis.checks import not_a_server_error
 
 from characters.models import Character
 from interactions.services import interaction_process
+from lore.services import document_create
 from scenarios.services import scenario_create
 from tests.conftest import token_for
 from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
@@ -61,6 +63,8 @@ STATS: dict[str, Any] = {"cases": 0, "statuses": Counter()}
 def _takes_real_id(value: Any) -> bool:
     """Most generated UUIDs are replaced by a real id: a fixed rule on the value (its first
     hex digit), so the same seed makes the same requests."""
+    if isinstance(value, int) and not isinstance(value, bool):  # integer ids (documents)
+        return value % 4 != 0
     try:
         return uuid.UUID(str(value)).hex[0] not in "cdef"
     except ValueError:
@@ -85,6 +89,11 @@ class World:
             interaction_type="greeting",
             content="Hello there.",
         )
+        self.document = document_create(
+            ecosystem=self.ecosystem,
+            title="The harbour",
+            content="The harbour freezes in winter. Boats wait at the quay for the thaw.",
+        )
         self.scenario = scenario_create(
             ecosystem=self.ecosystem,
             participants=self.characters[:2],
@@ -102,6 +111,8 @@ class World:
             return str(self.characters[0].pk)
         if name == "scenario_id":
             return str(self.scenario.pk)
+        if name == "document_id":
+            return str(self.document.pk)
         return value
 
     def fill(self, case: schemathesis.Case) -> None:
