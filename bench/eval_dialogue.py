@@ -138,8 +138,9 @@ SCENARIOS: tuple[EvalScenario, ...] = (
 
 TICK_SECONDS = 5.0
 SCENARIO_GAP_SECONDS = 60.0
-# The engine's recent exchange of a pair (interactions.services._recent_exchanges).
-RECENT_EXCHANGES = 3
+# The engine's recent conversation (interactions.services._recent_exchanges): the last
+# exchanges of the scenario, whoever spoke.
+RECENT_EXCHANGES = 100
 OWN_WINDOW = 20
 
 
@@ -199,7 +200,7 @@ def play(turns: int = 600, seed: int = 7) -> Transcript:
         for a, b, s, t, n in INITIAL_RELATIONSHIPS
     }
     by_id = {ids[name]: name for name in ids}
-    history: dict[frozenset[str], deque[tuple[tuple[str, str], tuple[str, str]]]] = {}
+    history: dict[int, deque[tuple[tuple[str, str], tuple[str, str]]]] = {}
     transcript = Transcript()
 
     def advance(seconds: float) -> None:
@@ -275,8 +276,7 @@ def play(turns: int = 600, seed: int = 7) -> Transcript:
                 continue
             played += 1
             first, second = by_id[plan.initiator_id], by_id[plan.target_id]
-            pair = frozenset((first, second))
-            past = history.setdefault(pair, deque(maxlen=RECENT_EXCHANGES))
+            past = history.setdefault(index, deque(maxlen=RECENT_EXCHANGES))
             recent = tuple(line for exchange in past for line in exchange)
             turn_seed = (scenario_seed * 1_000_003 + turn) % (2**31 - 1)
 
@@ -419,18 +419,20 @@ _AUX = frozenset(
 )
 
 
+_TAG = re.compile(
+    r",\s*(?:(?:\w+n't|do|does|did|are|is|will)\s+\w+|okay|right|eh|yes|no|you know that)\?$",
+    re.IGNORECASE,
+)
+
+
 def question_type(text: str) -> str | None:
     """The kind of the last question in ``text``: "yn", a wh-word, or None (no question).
 
     A tag question ("..., isn't it?", "..., do you?") is rhetorical and not counted."""
-    asked = [s for s in sentences(text) if s.endswith("?")]
+    asked = [s for s in sentences(text) if s.endswith("?") and not _TAG.search(s)]
     if not asked:
         return None
     question = asked[-1]
-    if re.search(r",\s*(?:\w+n't|do|does|did|are|is|will|won't)\s+\w+\?$", question) or re.search(
-        r",\s*(?:okay|right|eh|yes|no|you know that)\?$", question, re.IGNORECASE
-    ):
-        return None
     tokens = words(question)
     # Skip a vocative or an interjection in front: "Tomas, what do you ...", "So, Mara, ..."
     for token in tokens[:4]:
@@ -542,6 +544,8 @@ def answers_question(kind: str, reply: str) -> bool:
         "who": _PERSON,
         "how": _MANNER,
     }.get(kind)
+    if kind == "how" and _FEELING.search(head):
+        return True  # "How are you?" -> "I'm fuming." answers it
     if pattern is not None:
         return bool(pattern.search(reply if kind == "why" else head)) or (
             kind == "who" and any(m.name.lower() in words(head) for m in CAST)
@@ -551,6 +555,7 @@ def answers_question(kind: str, reply: str) -> bool:
 
 _AGREE = re.compile(
     r"\b(?:agree|agreed|right|true|exactly|fair|same|indeed|with you|good point|makes sense|"
+    r"sense to me|"
     r"of course|absolutely|yes|yeah|sure|love that|glad you|so do i|me too|i see what|"
     r"i hear you|could be|maybe|i suppose|noted|if you say so|sounds|interesting|huh|"
     r"hadn't thought|i like|well said|definitely|that's lovely|never thought)\b",
@@ -563,7 +568,8 @@ _DISAGREE = re.compile(
     re.IGNORECASE,
 )
 _ACCEPT = re.compile(
-    r"\b(?:let's|count me in|i'll|happy to|sure|deal|fine|okay|all right|yes|i'd love|"
+    r"\b(?:let's|let us|yeah|i am in|count me in|i'll|i will|follow your lead|good plan|"
+    r"wonderful plan|happy to|sure|deal|fine|okay|all right|yes|i'd love|"
     r"i can|we can|agreed|i'm in|with you|together|if we must|i suppose|whatever gets)\b",
     re.IGNORECASE,
 )
@@ -588,7 +594,7 @@ def takes_stance(kind: str, reply: str) -> bool:
 _SELF = re.compile(r"\b(?:i|i'm|i've|i am|i feel|i've been|my)\b", re.IGNORECASE)
 _FEELING = re.compile(
     r"\b(?:feel|feels|feeling|felt|mood|happy|glad|cheerful|wonderful|smiling|brighter|"
-    r"content|peaceful|settled|calm|at ease|on edge|fuming|patience|angry|furious|scared|"
+    r"content|peaceful|settled|calm|at ease|on edge|fuming|patience|angry|furious|scared|cross|"
     r"afraid|nervous|worried|anxious|low|heavy|sad|miserable|upset|stunned|delighted|"
     r"thrilled|lonely|grumpy|irritated|annoyed|restless|uneasy|relaxed|joy)\b",
     re.IGNORECASE,
@@ -599,8 +605,14 @@ FEELING_CONTRADICTION = 0.3  # |VADER compound| beyond which a feeling's sign is
 
 
 def feeling_statements(text: str) -> list[str]:
+    """Sentences, and clauses run together with ";" or " - ", in which the speaker states
+    a feeling of its own."""
     return [
-        s for s in sentences(text) if _SELF.search(s) and _FEELING.search(s) and not s.endswith("?")
+        clause.strip()
+        for s in sentences(text)
+        if not s.endswith("?")
+        for clause in re.split(r";| - |, and ", s)
+        if _SELF.search(clause) and _FEELING.search(clause)
     ]
 
 
@@ -631,8 +643,8 @@ def _inflect_engine():  # type: ignore[no-untyped-def]
 _ARTICLE = re.compile(r"\b(a|an)\s+([A-Za-z][A-Za-z'\-]*)", re.IGNORECASE)
 _DOUBLED = re.compile(r"\b([A-Za-z']+)\s+\1\b", re.IGNORECASE)
 _NUMBER_HEAD = re.compile(
-    r"\b(the|my|your|our|their|his|her|its|this|that|these|those)\s+((?:[A-Za-z'\-]+\s+){0,2}?)"
-    r"([A-Za-z'\-]+)\s+(is|was|has|isn't|wasn't|hasn't|doesn't|means|matters|takes|leads|"
+    r"\b(the|my|your|our|their|his|her|its|this|that|these|those)\s+((?:[A-Za-z][A-Za-z'\-]*\s+){0,2}?)"
+    r"([A-Za-z][A-Za-z'\-]*)\s+(is|was|has|isn't|wasn't|hasn't|doesn't|means|matters|takes|leads|"
     r"keeps|seems|are|were|have|aren't|weren't|haven't|don't|mean|matter|take|lead|seem)\b",
     re.IGNORECASE,
 )
@@ -651,6 +663,23 @@ _SINGULAR_VERBS = frozenset(
         "leads",
         "keeps",
         "seems",
+    ]
+)
+_DO_SUPPORT = frozenset(
+    [
+        "does",
+        "do",
+        "did",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "to",
     ]
 )
 _NOT_A_HEAD = frozenset(
@@ -701,6 +730,9 @@ def agreement_errors(text: str) -> list[str]:
     engine = _inflect_engine()
     found = []
     for match in _NUMBER_HEAD.finditer(text):
+        before = text[: match.start()].split()
+        if before and before[-1].lower() in _DO_SUPPORT:
+            continue  # "Why does the air matter?": the verb agrees with "does"
         determiner, head, verb = match.group(1).lower(), match.group(3), match.group(4).lower()
         lower_head = head.lower()
         if (
@@ -792,15 +824,20 @@ def evaluate(transcript: Transcript) -> Report:
 
     def example(key: str, text: str) -> None:
         bucket = examples.setdefault(key, [])
-        if len(bucket) < 3:
+        if len(bucket) < (40 if key.startswith("most") else 3):
             bucket.append(text)
 
     # Repetition.
     seen: set[str] = set()
     own: dict[str, deque[str]] = {}
     total_sentences = repeated = own_repeats = 0
+    said_count: Counter[str] = Counter()
+    seen_clauses: set[str] = set()
+    clauses = repeated_clauses = 0
     for u in utterances:
-        window = own.setdefault(u.speaker, deque(maxlen=OWN_WINDOW))
+        # The speaker's own last 20 sentences in this scenario (a scenario is one
+        # conversation: what it remembers is what its characters must not repeat).
+        window = own.setdefault(f"{u.scenario}:{u.speaker}", deque(maxlen=OWN_WINDOW))
         for sentence in sentences(u.text):
             key = normalized(sentence)
             if not key:
@@ -813,7 +850,16 @@ def evaluate(transcript: Transcript) -> Report:
                 example("own repeat", f"{u.speaker}: {sentence}")
             seen.add(key)
             window.append(key)
+            said_count[key] += 1
+            for clause in re.split(r";| - |, and ", sentence):
+                clause_key = normalized(clause)
+                if clause_key:
+                    clauses += 1
+                    repeated_clauses += clause_key in seen_clauses
+                    seen_clauses.add(clause_key)
     distinct_lines = len({u.text for u in utterances})
+    for key, count in said_count.most_common(40):
+        example("most repeated sentences", f"{count}x {key}")
 
     # Responsiveness.
     asked: Counter[str] = Counter()
@@ -947,10 +993,17 @@ def evaluate(transcript: Transcript) -> Report:
         ),
         Row(
             "repetition",
-            "sentences repeating the speaker's own last 20",
+            "sentences repeating the speaker's own last 20 (in the scenario)",
             f"{own_repeats} ({pct(_share(own_repeats, total_sentences))})",
             "0",
             own_repeats == 0,
+        ),
+        Row(
+            "repetition",
+            "  clauses said before (sentences cut at ; - , and)",
+            f"{pct(_share(repeated_clauses, clauses))} of {clauses}",
+            "-",
+            None,
         ),
         Row(
             "repetition",

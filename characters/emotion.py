@@ -47,15 +47,19 @@ BASELINE_DOMINANCE_AGREEABLENESS = -0.32
 # --- Appraisal ----------------------------------------------------------------------------
 # The push each kind of exchange gives, before sentiment and personality. Conflict is the
 # anger direction of PAD (unpleasant, aroused, dominant: Russell & Mehrabian 1977).
+# Only conflict pushes arousal and dominance up; a chat soothes a little (company lowers
+# arousal: Coan & Sbarra 2015), greeting and collaboration leave them alone. Were every
+# exchange arousing and dominating, as before issue #15, a busy cast would pile up in the
+# aroused-dominant octants (joy or anger) and stay there (docs/models.md, "Why the range").
 INTERACTION_IMPULSES: dict[str, PAD] = {
-    "greeting": PAD(pleasure=0.05, arousal=0.05, dominance=0.0),
-    "chat": PAD(pleasure=0.0, arousal=0.05, dominance=0.0),
+    "greeting": PAD(pleasure=0.05, arousal=0.0, dominance=0.0),
+    "chat": PAD(pleasure=0.0, arousal=-0.05, dominance=0.0),
     "conflict": PAD(pleasure=-0.15, arousal=0.30, dominance=0.15),
-    "collaboration": PAD(pleasure=0.05, arousal=0.10, dominance=0.10),
+    "collaboration": PAD(pleasure=0.05, arousal=0.0, dominance=0.0),
 }
-# Pleasure follows the utterance's valence; any strongly valenced utterance is arousing.
+# Pleasure follows the utterance's valence; a strongly valenced utterance is a little arousing.
 SENTIMENT_PLEASURE_GAIN = 0.3
-SENTIMENT_AROUSAL_GAIN = 0.1
+SENTIMENT_AROUSAL_GAIN = 0.05
 # Trait reactivity (Larsen & Ketelaar 1991): neuroticism amplifies negative affect,
 # extraversion positive affect. Factor = 1 + gain * (trait - 0.5): 1 for an average person.
 NEUROTICISM_NEGATIVE_GAIN = 1.0
@@ -68,7 +72,9 @@ HEARD_UTTERANCE_WEIGHT = 1.0
 OWN_UTTERANCE_WEIGHT = 0.5
 
 # --- Decay ----------------------------------------------------------------------------------
-EMOTION_HALF_LIFE_SECONDS = 600.0  # 10 minutes: a mood-scale, not an emotion-scale, memory
+# 2 minutes: an emotion, not a mood. At the clock's 5 s tick a character is appraised about
+# every 15 s; with 10 minutes decay gave back ~2% of the way between two appraisals.
+EMOTION_HALF_LIFE_SECONDS = 120.0
 _DECAY_RATE_PER_SECOND = math.log(2.0) / EMOTION_HALF_LIFE_SECONDS
 
 # --- Label ----------------------------------------------------------------------------------

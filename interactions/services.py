@@ -302,18 +302,25 @@ def _feel_and_tire(
     character.status = energy.next_status(character.energy, character.status)
 
 
-def _recent_exchanges(initiator: Character, target: Character) -> tuple[tuple[str, str], ...]:
-    rows = (
-        Interaction.objects.filter(
-            Q(initiator=initiator, target=target) | Q(initiator=target, target=initiator)
-        )
-        .order_by("-created")
-        .values_list("initiator_id", "content", "response")[:3]
-    )
-    names = {initiator.pk: (initiator.name, target.name), target.pk: (target.name, initiator.name)}
+# A scenario remembers its last exchanges, whoever spoke (the template backend never lets a
+# speaker repeat what it said in them: docs/dialogue.md); outside a scenario, the pair's.
+RECENT_SCENARIO_EXCHANGES = 100
+RECENT_PAIR_EXCHANGES = 3
+
+
+def _recent_exchanges(
+    initiator: Character, target: Character, scenario: ScenarioContext | None = None
+) -> tuple[tuple[str, str], ...]:
+    if scenario is not None:
+        found = Interaction.objects.filter(scenario_id=scenario.scenario_id).order_by("-turn")
+        limit = RECENT_SCENARIO_EXCHANGES
+    else:
+        pair = Q(initiator=initiator, target=target) | Q(initiator=target, target=initiator)
+        found = Interaction.objects.filter(pair).order_by("-created")
+        limit = RECENT_PAIR_EXCHANGES
+    rows = found.values_list("initiator__name", "target__name", "content", "response")[:limit]
     exchanges: list[tuple[str, str]] = []
-    for initiator_id, content, response in reversed(list(rows)):
-        first, second = names[initiator_id]
+    for first, second, content, response in reversed(list(rows)):
         exchanges += [(first, content), (second, response)]
     return tuple(exchanges)
 
@@ -367,7 +374,7 @@ def interaction_plan(
     character_state_now(character=target, now=now)
     _check_feasible(initiator, target)
     regards = _read_relationships(initiator, target, for_update=False)
-    recent = _recent_exchanges(initiator, target) if dialogue_backend().name != "template" else ()
+    recent = _recent_exchanges(initiator, target, scenario)
     query_text = _recall_query(initiator, target, interaction_type, content, scenario)
     memories = memories_recall(
         pairs=[(initiator.pk, target.pk), (target.pk, initiator.pk)],

@@ -200,15 +200,15 @@ def test_agreeableness_softens_anger_in_conflict(
 def test_agreeableness_lowers_arousal_after_conflict_strictly() -> None:
     prickly = dataclasses.replace(AVERAGE, agreeableness=0.0)
     agreeable = dataclasses.replace(AVERAGE, agreeableness=1.0)
-    # dA = (0.30 + 0.1 * 0.6) * (1 - 0.8 * (A - 0.5))
+    # dA = (0.30 + 0.05 * 0.6) * (1 - 0.8 * (A - 0.5))
     prickly_after = appraise(
         ORIGIN, prickly, sentiment=-0.6, interaction_type="conflict", heard=True
     )
     agreeable_after = appraise(
         ORIGIN, agreeable, sentiment=-0.6, interaction_type="conflict", heard=True
     )
-    assert prickly_after.arousal == pytest.approx(0.36 * 1.4, abs=1e-12)
-    assert agreeable_after.arousal == pytest.approx(0.36 * 0.6, abs=1e-12)
+    assert prickly_after.arousal == pytest.approx(0.33 * 1.4, abs=1e-12)
+    assert agreeable_after.arousal == pytest.approx(0.33 * 0.6, abs=1e-12)
 
 
 @given(pad, big_five, signed, interaction_type)
@@ -233,8 +233,8 @@ def test_negative_conflict_makes_a_character_less_pleased_and_more_aroused(
 
 def test_worked_example_average_character_hears_hostile_conflict() -> None:
     after = appraise(ORIGIN, AVERAGE, sentiment=-0.6, interaction_type="conflict", heard=True)
-    # dP = -0.15 + 0.3 * -0.6 = -0.33; dA = 0.30 + 0.1 * 0.6 = 0.36; dD = 0.15
-    assert_pad_close(after, PAD(-0.33, 0.36, 0.15))
+    # dP = -0.15 + 0.3 * -0.6 = -0.33; dA = 0.30 + 0.05 * 0.6 = 0.33; dD = 0.15
+    assert_pad_close(after, PAD(-0.33, 0.33, 0.15))
     assert label(after) == "anger"
 
 
@@ -249,9 +249,9 @@ def test_worked_example_saturation_near_the_bound() -> None:
 def test_worked_example_the_same_conflict_makes_bob_afraid_rather_than_angry() -> None:
     after = appraise(baseline(BOB), BOB, sentiment=-0.6, interaction_type="conflict", heard=True)
     # dP = -0.33 * (1 + 0.3) = -0.429 -> -0.358 - 0.429 * 0.642
-    # dA = 0.36 * (1 - 0.8 * -0.1) = 0.3888 -> 0.252 + 0.3888 * 0.748
+    # dA = 0.33 * (1 - 0.8 * -0.1) = 0.3564 -> 0.252 + 0.3564 * 0.748
     # dD = 0.15 * 1.08 = 0.162 -> -0.414 + 0.162 * 1.414
-    assert_pad_close(after, PAD(-0.633418, 0.5428224, -0.184932))
+    assert_pad_close(after, PAD(-0.633418, 0.5185872, -0.184932))
     assert label(after) == "fear"
 
 

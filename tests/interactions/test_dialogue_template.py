@@ -1,5 +1,6 @@
 """The template dialogue backend: deterministic, varied, and in each character's own voice."""
 
+import dataclasses
 import os
 import random
 import re
@@ -338,8 +339,10 @@ def test_a_yes_no_question_gets_an_answer_or_a_deflection_and_a_statement_gets_n
 
 
 def test_a_hostile_speaker_deflects_questions_more_than_a_warm_one():
-    deflections = ("Why would I tell you", "Mind your own business", "none of your", "Nice try")
-    question = "Where were you last night?"
+    # Issue #15: only a yes/no question is dodged, and then with a hedge ("Maybe, but mind
+    # your own business."); a wh-question always gets an answer of its type.
+    deflections = ("Why would I tell you", "mind your own business", "none of your", "Nice try")
+    question = "Were you at the harbor last night?"
     enemy = RelationshipState(-0.8, 0.1, 12)
     hostile = replies(speaker("Sam", a=0.1), question, relationship=enemy)
     warm = replies(speaker("Sam", a=0.9), question)
@@ -458,3 +461,63 @@ def test_any_context_gives_a_deterministic_non_empty_line(context):
     assert line.strip() == line and len(line) > 1
     assert "{" not in line and "}" not in line
     assert line[-1] in ".!?\u2026"
+
+
+# --- Issue #15: dialogue acts and hygiene, on hand-written cases ---------------------------
+
+from bench.eval_dialogue import (  # noqa: E402  (the eval's own judges, independent of the backend)
+    agreement_errors,
+    answers_question,
+    article_errors,
+    takes_stance,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Did you bake the rye loaves this morning?", "yn"),
+        ("Why did you close the harbor gate?", "why"),
+        ("Where did you put the old maps?", "where"),
+        ("Mara, how are you feeling today?", "how"),
+        ("Who left the greenhouse open?", "who"),
+    ],
+)
+def test_a_question_is_answered_by_its_type(question, kind):
+    for speaker_ in CAST[:4]:
+        for line in replies(speaker_, question, count=30):
+            assert answers_question(kind, line), (question, line)
+
+
+def test_a_claim_gets_a_stance_and_a_proposal_an_acceptance_or_a_refusal():
+    for speaker_ in CAST[:4]:
+        for line in replies(speaker_, "The new bakery on Elm Street is overrated.", count=30):
+            assert takes_stance("chat", line), line
+        for line in replies(
+            speaker_, "Let's repair the waterwheel together.", kind="collaboration", count=30
+        ):
+            assert takes_stance("collaboration", line), line
+
+
+def test_spliced_phrases_agree_in_number_and_article():
+    # Plural topics and bio things fill "{Topic} is ..." and "{Thing} has ..." templates.
+    for question in ("What about the stars?", "Why the old maps?", "What of the tides?"):
+        for speaker_ in CAST:
+            for line in replies(speaker_, question, count=20):
+                assert not agreement_errors(line), line
+                assert not article_errors(line), line
+
+
+def test_a_long_setting_is_referred_to_by_a_noun_phrase_never_pasted():
+    setting = "The town hall, rain hammering the roof while the council argues."
+    for line in replies(CAST[0], "Nice weather.", setting=setting, count=60):
+        assert "rain hammering the roof" not in line
+        assert "{" not in line
+
+
+def test_the_baker_talks_of_her_ovens():
+    baker = dataclasses.replace(
+        CAST[0], bio="Mara is the town baker, up before dawn at her ovens and her flour sacks."
+    )
+    lines = replies(baker, "Nice weather today.", count=100)
+    assert sum("ovens" in line or "flour" in line for line in lines) >= 10

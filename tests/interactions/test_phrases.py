@@ -65,7 +65,7 @@ def test_a_phrase_states_that_it_is_hedgeable_in_a_field_not_in_its_text():
     react = default_phrases().react["warm"].all
 
     assert Phrase("That makes a lot of sense to me.", hedgeable=True) in react
-    assert Phrase("That's a lovely way to put it.") in react
+    assert Phrase("That's a lovely way to put it, and I agree.") in react
     for path in SHIPPED.glob("*.toml"):
         assert '"~' not in path.read_text(), path.name
 
@@ -95,8 +95,8 @@ def test_an_unknown_placeholder_names_the_file_the_line_and_the_known_ones(tmp_p
     line = edit(
         directory,
         "replies.toml",
-        '"I love that you brought up {topic}."',
-        '"I love that you brought up {topc}."',
+        '"I love that you brought up {topic}, and I agree."',
+        '"I love that you brought up {topc}, and I agree."',
     )
 
     error = load_error(directory)
@@ -104,13 +104,17 @@ def test_an_unknown_placeholder_names_the_file_the_line_and_the_known_ones(tmp_p
     assert (error.path, error.line) == (str(directory / "replies.toml"), line)
     assert "react.warm" in error.message
     assert "{topc}" in error.message
-    assert "known: {Topic}, {topic}" in error.message
+    assert "known: {Me}, {Place}, {Thing}, {Topic}, {me}, {name}, {place}, {thing}, {topic}" in (
+        error.message
+    )
 
 
 def test_a_placeholder_the_pool_does_not_fill_is_refused(tmp_path):
     directory = phrase_files(tmp_path)
     # The core of a reply knows its topic, but not the scenario's objective.
-    line = edit(directory, "replies.toml", '"Okay. Who handles what?"', '"Okay. {objective}?"')
+    line = edit(
+        directory, "replies.toml", '"Okay, I\'m in; who handles what?"', '"Okay. {objective}?"'
+    )
 
     error = load_error(directory)
 

@@ -64,7 +64,11 @@ _STOPWORDS = frozenset[str]().union(
     ("tonight", "now", "again", "too", "quite", "pretty", "rather", "already", "soon"),
     ("later", "else", "enough", "only", "own", "same", "such", "off", "up", "down", "out"),
     ("back", "away", "tomorrow", "yesterday", "best", "worst", "better", "worse", "least"),
-    ("last", "next", "first"),
+    ("last", "next", "first", "cannot", "won't", "isn't", "together", "alone"),
+    # Verbs that end a noun phrase ("the roof looks ...", "the stall turned ...").
+    ("looks", "seems", "feels", "turned", "turns", "takes", "makes", "goes", "gets"),
+    ("keeps", "comes", "stays", "means", "matters", "needs", "works", "happened"),
+    ("started", "sounds", "smells", "tastes", "went", "came", "looked", "seemed"),
 )
 _NOUNISH_SUFFIXES = ("ings", "ing", "tion", "ment", "ness", "ity", "ship", "ism", "ance", "ence")
 _POSSESSIVE_FLIP = {"my": "your", "your": "my", "our": "our"}
@@ -76,6 +80,8 @@ _AUX_WORDS = frozenset[str]().union(
     ("wouldn't", "shouldn't", "haven't", "hasn't"),
 )
 
+
+_DO_SUPPORT = frozenset({"does", "do", "did", "will", "would", "can", "could", "should", "make"})
 
 # Set phrases of greeting are not a topic ("Nobody asked about good morning").
 _GREETING_PHRASE = re.compile(
@@ -93,22 +99,34 @@ def topic(utterance: str, excluded: frozenset[str]) -> str | None:
     later runs win ties (the topic usually comes last). "my"/"your" are swapped, because the
     answer is spoken by the other person.
     """
-    tokens = TOKEN_RE.findall(_GREETING_PHRASE.sub(",", utterance))
-    best: tuple[float, str] | None = None
+    found = noun_phrases(utterance, excluded, _POSSESSIVE_FLIP)
+    if not found:
+        return None
+    return max(found, key=lambda scored: scored[0])[1]
+
+
+def noun_phrases(
+    text: str, excluded: frozenset[str], possessives: dict[str, str]
+) -> list[tuple[float, str]]:
+    """Every candidate noun phrase of ``text`` with its score (see :func:`topic`), a
+    possessive in front rewritten through ``possessives``."""
+    tokens = TOKEN_RE.findall(_GREETING_PHRASE.sub(",", text))
+    found: list[tuple[float, str]] = []
     run: list[str] = []
-    run_lead = ""
+    run_lead = run_lead_previous = before_previous = ""
     run_start_of_sentence = False
     sentence_start = True
     previous = ""
 
     def close_run(position: int) -> None:
-        nonlocal best
         if not run:
             return
         words = run[-3:]
         if run_lead in DETERMINERS:
             score = 3.0
-            words = [_POSSESSIVE_FLIP.get(run_lead, run_lead), *words]
+            if len(words) > 1 and run_lead_previous in _DO_SUPPORT:
+                words = words[:-1]  # "Why does the air matter?": "matter" is the verb
+            words = [possessives.get(run_lead, run_lead), *words]
         elif any(w[0].isupper() for w in run) and not (run_start_of_sentence and len(run) == 1):
             score = 2.5
         elif run_lead in _PREPOSITIONS:
@@ -121,9 +139,7 @@ def topic(utterance: str, excluded: frozenset[str]) -> str | None:
             return
         if run_start_of_sentence and words[0] == run[0]:
             words[0] = words[0].lower() if not words[0].isupper() else words[0]
-        candidate = (score + 0.01 * position, " ".join(words))
-        if best is None or candidate[0] >= best[0]:
-            best = candidate
+        found.append((score + 0.01 * position, " ".join(words)))
 
     for position, token in enumerate(tokens):
         lower = token.lower()
@@ -143,39 +159,57 @@ def topic(utterance: str, excluded: frozenset[str]) -> str | None:
         if is_content:
             if not run:
                 run_lead = previous
+                run_lead_previous = before_previous
                 run_start_of_sentence = sentence_start
             run.append(token)
         else:
             close_run(position)
             run = []
             if lower not in _INTENSIFIERS:
-                previous = lower
+                before_previous, previous = previous, lower
         sentence_start = False
     close_run(len(tokens))
-    return best[1] if best else None
+    return found
+
+
+# A tag on a statement ("..., isn't it?", "..., okay?") asks for no answer.
+_TAG_QUESTION = re.compile(
+    r",\s*(?:(?:\w+n't|do|does|did|are|is|will)\s+\w+|okay|right|eh|you know that)\?$",
+    re.IGNORECASE,
+)
 
 
 @lru_cache(maxsize=4096)
 def question_kind(utterance: str) -> str | None:
-    """None for a statement, "yn" for a yes/no question, else the wh-word that opens it."""
+    """None for a statement, "yn" for a yes/no question, else the wh-word that opens it.
+
+    The question is the last sentence that asks one: a line may ask and then add a remark
+    ("What do you think of the mill? I've been up all night."); a tag question asks
+    nothing."""
     text = utterance.strip()
     if not text:
         return None
-    last_sentence = re.split(r"(?<=[.!])\s+", text)[-1]
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+    asked = [s for s in sentences if s.endswith("?") and not _TAG_QUESTION.search(s)]
+    last_sentence = asked[-1] if asked else sentences[-1]
     words = [w.lower() for w in TOKEN_RE.findall(last_sentence) if w[0].isalpha()]
+    # A vocative or an interjection may come first: "Tomas, what do you ...".
+    for position, word in enumerate(words[:4] if asked else words[:1]):
+        if word in WH_WORDS and (asked or (position == 0 and len(words) > 2)):
+            return word
+        if word in _AUX_WORDS:
+            break
+    if asked:
+        return "yn"
     first = words[0] if words else ""
-    if first in WH_WORDS and (text.endswith("?") or len(words) > 2):
-        return first
-    if text.endswith("?"):
-        wh = next((w for w in words[:3] if w in WH_WORDS), None)
-        return wh or "yn"
-    if first in _AUX_WORDS and len(words) > 2:
+    if first in _AUX_WORDS and len(words) > 2 and not text.endswith((".", "!")):
         return "yn"
     return None
 
 
 _VERB_START = frozenset[str]().union(
     ("find", "build", "fix", "plan", "decide", "convince", "win", "escape", "reach"),
+    ("rebuild", "mend", "guard", "feed", "harvest", "hold", "warn", "free", "return"),
     ("protect", "repair", "deliver", "solve", "organize", "organise", "prepare", "rescue"),
     ("recover", "save", "stop", "prevent", "gather", "collect", "negotiate", "agree"),
     ("choose", "settle", "persuade", "prove", "keep", "make", "get", "bring", "finish"),
@@ -185,23 +219,58 @@ _VERB_START = frozenset[str]().union(
 )
 
 
+# Where a phrase taken from free text stops: a clause or a second thing begins.
+_PHRASE_BREAK = frozenset(
+    {"before", "after", "while", "until", "so", "and", "or", "but", "because", "when", "if"}
+)
+_PHRASE_BREAK |= {"which", "who", "that", "where", "since", "unless", "though", "although"}
+
+
+def _short(words: list[str], limit: int) -> list[str]:
+    kept: list[str] = []
+    for word in words:
+        if word.lower() in _PHRASE_BREAK or len(kept) >= limit:
+            break
+        kept.append(word)
+    return kept
+
+
 @lru_cache(maxsize=256)
 def objective_forms(objective: str) -> tuple[str, bool]:
-    """The objective as a phrase to quote, and whether it reads as a verb phrase."""
+    """The objective as a short phrase to say, and whether it reads as a verb phrase.
+
+    Never the objective pasted whole: a verb and its object, cut where a clause begins
+    ("Repair the waterwheel before the floods" -> "repair the waterwheel"), or the first
+    noun phrase of it ("the missing ledger")."""
     text = objective.strip().rstrip(".!").strip()
     if not text:
         return "", False
-    first, _, rest = text.partition(" ")
-    if first.lower() in DETERMINERS or first.lower() in _VERB_START:
-        text = first.lower() + (" " + rest if rest else "")
-    return text, first.lower() in _VERB_START and len(text.split()) <= 8
+    words = TOKEN_RE.findall(text)
+    words = [w for w in words if w[0].isalpha()]
+    if not words:
+        return "", False
+    first = words[0].lower()
+    if first in _VERB_START:
+        kept = _short([first, *words[1:]], 5)
+        if len(kept) >= 2:
+            return " ".join(kept), True
+    found = noun_phrases(text, frozenset(), {})
+    if found:
+        best = max(found, key=lambda scored: scored[0])[1]
+        return (best if best.split()[0].lower() in DETERMINERS else "the " + best), False
+    return " ".join(_short(words, 4)).lower(), False
 
 
 @lru_cache(maxsize=256)
 def setting_phrase(setting: str) -> str | None:
-    """The setting as a noun phrase usable inside a sentence, or None when it is prose."""
+    """The setting as a noun phrase usable inside a sentence: the whole of a short one
+    ("the old harbor tavern"), the opening noun phrase of prose ("The town hall, rain
+    hammering the roof ..." -> "the town hall"); None when there is none."""
     text = setting.strip().rstrip(".!").strip()
-    if not text or len(text.split()) > 8 or any(mark in text for mark in ".!?;"):
+    if text and (len(text.split()) > 6 or any(mark in text for mark in ".!?;,:")):
+        head = re.split(r"[.!?;,:]", text, maxsplit=1)[0].split()
+        text = " ".join(_short(head, 5))
+    if not text or len(text.split()) > 6:
         return None
     first, _, rest = text.partition(" ")
     if first.lower() in DETERMINERS:
@@ -265,3 +334,56 @@ IMPERATIVE_WORDS = frozenset(
         "nobody",
     }
 )
+
+
+_SUBJECT_VERB = re.compile(r"\b(he|she|they|who|and)\s+[a-z]+s\b(?!')", re.IGNORECASE)
+_GERUND = re.compile(r"(?<!\bmy )(?<!\bher )(?<!\bhis )(?<!\bthe )(?<!\ba )\b[a-z]+ing\b")
+# The speaker's own things, named in the bio ("her ovens" -> "my ovens").
+_OWN = {"her": "my", "his": "my", "their": "our", "its": "its", "my": "my", "our": "our"}
+
+
+@lru_cache(maxsize=1024)
+def bio_things(bio: str, name: str) -> tuple[str, ...]:
+    """The noun phrases of a bio, in the speaker's own words: what the character talks
+    about (the baker's ovens and flour, the sailor's tides). Phrases after a determiner or
+    a preposition, a possessive turned first person; the character's name left out."""
+    excluded = frozenset(part.lower() for part in name.split())
+    phrases: list[str] = []
+    # Verbs are not things: the word after a subject pronoun, and -ing forms not after a
+    # determiner ("She kneads dough" -> "dough"; "her fishing boat" stays).
+    text = _SUBJECT_VERB.sub(r"\1,", bio)
+    for part in name.split():
+        text = re.sub(rf"\b({re.escape(part)})\s+[a-z]+s\b", r"\1,", text)
+    text = _GERUND.sub(",", text)
+    for _score, phrase in noun_phrases(text, excluded, _OWN):
+        words = _short(phrase.split(), 4)
+        if not words or words[-1].lower() in DETERMINERS:
+            continue
+        if len(words) == 2 and words[0].islower() and words[0].endswith("s"):
+            words = words[1:]  # "collects tolls": a verb the patterns above missed
+        if words[0] == "a" or words[0] == "an":
+            words = ["the", *words[1:]]
+        lead = words[0].lower()
+        if lead not in DETERMINERS:
+            words = ["the", *words] if not words[0][0].isupper() else words
+        said = " ".join(words)
+        if said.lower() not in (p.lower() for p in phrases):
+            phrases.append(said)
+    return tuple(phrases)
+
+
+@lru_cache(maxsize=256)
+def setting_things(setting: str) -> tuple[str, ...]:
+    """Noun phrases of the setting to refer to it by (never the setting pasted whole)."""
+    phrases = []
+    head = setting_phrase(setting)
+    if head:
+        phrases.append(head)
+    for score, phrase in noun_phrases(setting, frozenset(), {}):
+        words = _short(phrase.split(), 3)
+        if score < 3.0 or len(words) < 2:
+            continue
+        said = " ".join(words[:2]).lower()
+        if all(said not in p.lower() for p in phrases):
+            phrases.append(said)
+    return tuple(phrases)

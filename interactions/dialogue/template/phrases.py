@@ -29,7 +29,7 @@ from interactions.dialogue.template.voice import COLD, HOSTILE, NEUTRAL, WARM
 from relationships.dynamics import RELATIONSHIP_LABELS
 
 STANCES = (WARM, NEUTRAL, COLD, HOSTILE)
-TRAITS = ("openness", "conscientiousness", "extraversion", "neuroticism")
+TRAITS = ("openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism")
 TOPIC_PLACEHOLDERS = frozenset({"topic", "Topic"})
 
 # Placeholders, by what the code fills in when a pool is used. A capitalised name is the
@@ -40,6 +40,9 @@ _SETTING = frozenset({"setting", "Setting"})
 _MOOD = frozenset({"mood", "Mood"})
 _OBJECTIVE = frozenset({"objective"})
 _OTHER = frozenset({"other", "Other"})
+# Filled in every sentence: a thing from the speaker's bio, a place from the setting (or
+# another thing of the bio when the scenario has no setting).
+_THING = frozenset({"thing", "Thing", "place", "Place"})
 
 Shape = Literal["list", "stance", "keyed"]
 # sentence: a template, formatted with the placeholders; may be marked hedgeable.
@@ -61,11 +64,12 @@ class Phrase:
 class Pool:
     """The phrases of one slot; ``generic`` holds the ones that need no topic."""
 
-    __slots__ = ("all", "generic")
+    __slots__ = ("all", "generic", "topical")
 
     def __init__(self, phrases: tuple[Phrase, ...]) -> None:
         self.all = phrases
         self.generic = tuple(p for p in phrases if not p.needs_topic)
+        self.topical = tuple(p for p in phrases if p.needs_topic)
 
     def pick(self, rng: random.Random, topical: bool) -> Phrase:
         return rng.choice(self.all if topical else self.generic)
@@ -92,6 +96,8 @@ def _spec(
     """The metadata of a :class:`Phrases` field: the :class:`PoolSpec` of its pool."""
     keys = tuple(options.pop("keys", STANCES if shape == "stance" else ()))
     required = tuple(options.pop("required", keys))
+    if kind == "sentence":
+        placeholders = (*placeholders, _THING, _PEOPLE)
     spec = PoolSpec(
         shape, kind, frozenset().union(*placeholders), keys=keys, required=required, **options
     )
@@ -145,12 +151,16 @@ class Phrases:
         metadata=_spec("keyed", "sentence", _PEOPLE, keys=_TRAIT_KEYS, required=())
     )
     setting_remarks: StancePools = field(metadata=_spec("stance", "sentence", _PEOPLE, _SETTING))
+    bio_remarks: StancePools = field(metadata=_spec("stance", "sentence", _PEOPLE))
     # decoration.toml: what goes in front of or after a sentence.
     hedge_prefixes: tuple[str, ...] = field(metadata=_FRAGMENTS)
     hedge_tags: tuple[str, ...] = field(metadata=_FRAGMENTS)
     quiet_interjections: tuple[str, ...] = field(metadata=_FRAGMENTS)
     conflict_warm_interjections: tuple[str, ...] = field(metadata=_FRAGMENTS)
     interjections: StanceFragments = field(metadata=_spec("stance", "fragment"))
+    habit_tags: tuple[str, ...] = field(metadata=_FRAGMENTS)
+    soft_tags: tuple[str, ...] = field(metadata=_FRAGMENTS)
+    blunt_tags: tuple[str, ...] = field(metadata=_FRAGMENTS)
     # openings.toml: the first line of an exchange.
     open_greeting_stranger: Pool = field(metadata=_REMARK)
     open_chat_recent: Pool = field(metadata=_spec("list", "sentence", _PEOPLE, _OTHER))

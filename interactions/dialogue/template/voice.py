@@ -27,6 +27,7 @@ WARMTH_MOOD_TENSION = -0.25
 TYPE_WARMTH = {"greeting": 0.15, "chat": 0.1, "conflict": -0.45, "collaboration": 0.15}
 EMOTION_WARMTH = {"anger": -0.3, "contempt": -0.3, "joy": 0.1, "content": 0.1}
 STANCE_THRESHOLDS = ((0.3, WARM), (-0.15, NEUTRAL), (-0.55, COLD))
+COOL_RELATIONS = frozenset({"rival", "enemy"})
 # Formal register at high conscientiousness, casual at low.
 FORMAL_CONSCIENTIOUSNESS = 0.72
 CASUAL_CONSCIENTIOUSNESS = 0.3
@@ -82,6 +83,11 @@ def voice_of(ctx: DialogueContext) -> Voice:
         + TYPE_WARMTH.get(ctx.interaction_type, 0.0)
         + EMOTION_WARMTH.get(emotion_name, 0.0)
     )
+    relation = relationship_label_of(relationship)
+    stance = stance_of(warmth)
+    if relation in COOL_RELATIONS and stance == WARM:
+        # No friendly familiarity with a rival or an enemy, however agreeable the speaker.
+        stance = NEUTRAL
     return Voice(
         openness=personality.openness,
         conscientiousness=personality.conscientiousness,
@@ -89,8 +95,8 @@ def voice_of(ctx: DialogueContext) -> Voice:
         agreeableness=personality.agreeableness,
         neuroticism=personality.neuroticism,
         emotion=emotion_name,
-        relation=relationship_label_of(relationship),
-        stance=stance_of(warmth),
+        relation=relation,
+        stance=stance,
         arousal=emotion.arousal,
         energy=ctx.speaker.energy,
     )
