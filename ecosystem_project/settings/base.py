@@ -1,7 +1,8 @@
 """Settings shared by every mode. Values come from the environment (django-environ).
 
-With no environment at all the project runs in the embedded mode (docs/architecture.md, "Modes"): SQLite under
-``var/``, the in-memory channel layer, Celery eager and the graph sync queued (not sent).
+With no environment at all the project runs in the embedded mode (docs/architecture.md,
+"Modes"): SQLite under ``var/``, the in-memory channel layer, Celery eager and no graph
+(relationships stay pending).
 ``DATABASE_URL``, ``REDIS_URL`` and ``NEO4J_BOLT_URL`` switch each part to the real service.
 """
 
@@ -348,6 +349,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ScenarioStatusEnum": "scenarios.models.Scenario.Status",
         "InteractionTypeEnum": "interactions.models.Interaction.Type",
+        "DocumentKindEnum": "lore.models.Document.Kind",
+        "MemoryKindEnum": "memories.models.Memory.Kind",
     },
     # Swagger UI from drf-spectacular-sidecar's static files: /api/docs loads nothing from
     # outside the site (and works offline).
