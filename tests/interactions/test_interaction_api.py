@@ -215,6 +215,5 @@ def test_concurrent_interactions_on_one_pair_lose_no_update(user, ecosystem):
     # Four per interaction, and a reflection now and then: contiguous all the same.
     assert seqs == list(range(1, len(seqs) + 1))
     assert (
-        Event.objects.filter(ecosystem=ecosystem, type="character_interaction").count()
-        == succeeded
+        Event.objects.filter(ecosystem=ecosystem, type="character_interaction").count() == succeeded
     )
