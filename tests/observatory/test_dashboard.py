@@ -54,11 +54,11 @@ def test_dashboard_counts_activity_and_relationships(api, ecosystem, town):
     assert counts["scenarios_by_status"] == {"active": 2 - 1, "paused": 0, "ended": 1}
     assert counts["interactions"] == 2
 
-    # 2 interactions x 3 events + 2 scenario_started + 1 scenario_ended
-    assert len(body["recent_events"]) == 9
+    # 2 interactions x 4 events (3 + memory_formed) + 2 scenario_started + 1 scenario_ended
+    assert len(body["recent_events"]) == 11
     assert body["recent_events"][0]["type"] == "scenario_ended"
-    assert [e["seq"] for e in body["recent_events"]] == list(range(9, 0, -1))
-    assert body["events_per_minute"] == pytest.approx(9 / 5)
+    assert [e["seq"] for e in body["recent_events"]] == list(range(11, 0, -1))
+    assert body["events_per_minute"] == pytest.approx(11 / 5)
     assert set(body["recent_events"][0]) == {"seq", "type", "timestamp", "ecosystem_id", "data"}
 
     by_strength = list(
