@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from lore.services import document_create
 from scenarios.services import scenario_create
 from tests.conftest import client_for
 from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
@@ -24,6 +25,7 @@ class World:
     first: Any
     second: Any
     scenario: Any
+    document: Any
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ def _ids(world: World) -> dict[str, str]:
         "first": str(world.first.pk),
         "second": str(world.second.pk),
         "scenario": str(world.scenario.pk),
+        "document": str(world.document.pk),
     }
 
 
@@ -55,7 +58,31 @@ CHARACTER_BODY = {
     "neuroticism": 0.5,
 }
 
+DOCUMENT_BODY = {"title": "Tides", "content": "The tide turns at noon."}
+
 MATRIX: dict[tuple[str, str], Entry] = {
+    ("ecosystem-documents", "get"): Entry("/api/v1/ecosystem/{ecosystem}/documents"),
+    ("ecosystem-documents", "post"): Entry(
+        "/api/v1/ecosystem/{ecosystem}/documents", DOCUMENT_BODY, (201,)
+    ),
+    ("ecosystem-document-detail", "get"): Entry(
+        "/api/v1/ecosystem/{ecosystem}/documents/{document}"
+    ),
+    ("ecosystem-document-detail", "put"): Entry(
+        "/api/v1/ecosystem/{ecosystem}/documents/{document}", DOCUMENT_BODY
+    ),
+    ("ecosystem-document-detail", "patch"): Entry(
+        "/api/v1/ecosystem/{ecosystem}/documents/{document}", {"title": "Renamed"}
+    ),
+    ("ecosystem-document-detail", "delete"): Entry(
+        "/api/v1/ecosystem/{ecosystem}/documents/{document}", None, (204,)
+    ),
+    ("document-detail", "get"): Entry("/api/v1/documents/{document}"),
+    ("document-detail", "put"): Entry("/api/v1/documents/{document}", DOCUMENT_BODY),
+    ("document-detail", "patch"): Entry("/api/v1/documents/{document}", {"title": "Renamed"}),
+    ("document-detail", "delete"): Entry("/api/v1/documents/{document}", None, (204,)),
+    ("lore-search", "get"): Entry("/api/v1/ecosystem/{ecosystem}/search?q=harbour&k=3"),
+    ("character-memories", "get"): Entry("/api/v1/characters/{first}/memories"),
     ("token-obtain", "post"): Entry(
         "/api/v1/auth/token", {"username": "x", "password": "y"}, (401,), (401,), (401,)
     ),
@@ -178,7 +205,8 @@ def world(db) -> World:
         seed=1,
         mode="participant",
     )
-    return World(owner, ecosystem, first, second, scenario)
+    document = document_create(ecosystem=ecosystem, title="Harbour", content="The harbour.")
+    return World(owner, ecosystem, first, second, scenario, document)
 
 
 def _fill(value: Any, ids: dict[str, str]) -> Any:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from characters.models import Character
 from eventlog.models import Event
 from interactions.models import Interaction
+from memories.models import Memory, MemoryStream
 from relationships.models import Relationship
 from scenarios.models import Scenario, UserMessage
 from scenarios.services import (
@@ -219,6 +220,9 @@ def test_same_seed_and_same_cast_state_give_the_same_transcript(ecosystem, celer
         for pk, state in initial.items():
             Character.objects.filter(pk=pk).update(**state, state_updated_at=now)
         Relationship.objects.filter(ecosystem=ecosystem).delete()
+        # Memories are part of the cast's state too.
+        Memory.objects.filter(ecosystem=ecosystem).delete()
+        MemoryStream.objects.filter(character__ecosystem=ecosystem).delete()
         scenario = start(ecosystem, cast, seconds_left=5, seed=99, first_tick_in=0.2)
         wait_until(
             lambda: current(scenario).status == Scenario.Status.ENDED, timeout=15, message="end"
