@@ -27,3 +27,13 @@ def persistent_database_connections(**kwargs: Any) -> None:
     if database.get("OPTIONS", {}).pop("pool", None) is not None:
         database["CONN_MAX_AGE"] = settings.DATABASE_CONN_MAX_AGE
         database["CONN_HEALTH_CHECKS"] = True
+
+
+@signals.worker_init.connect
+def dialogue_backend_ready(**kwargs: Any) -> None:
+    """Build the dialogue backend before the worker takes tasks: the template backend's
+    grammar library (inflect, instrumented by typeguard at import) takes seconds to import,
+    which the first scenario turn of every worker would otherwise pay."""
+    from interactions.services import dialogue_backend
+
+    dialogue_backend()

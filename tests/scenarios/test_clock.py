@@ -44,6 +44,15 @@ def new_scenario(ecosystem, *, now=None, tick_seconds=2.0, duration_minutes=10, 
     )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _dialogue_backend_built():
+    """These tests pass clock times a little ahead of the wall clock; build the backend
+    first (its grammar library takes seconds to import), as a worker does at start."""
+    from interactions.services import dialogue_backend
+
+    dialogue_backend()
+
+
 @pytest.mark.django_db
 def test_a_due_scenario_plays_one_turn_and_keeps_its_cadence(ecosystem):
     t0 = timezone.now()
