@@ -38,16 +38,14 @@ import argparse
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import ROOT, print_table, setup_django, summary
+from bench.bench_scenarios import start_cluster, stop_cluster
+from bench.common import print_table, setup_django, summary
 from bench.llm_standin import LLMStandIn
 
 BENCH_REDIS_DB = 14  # its own broker database (bench_scenarios 12, bench_graph_lag 13)
@@ -64,53 +62,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="worker pool processes")
     parser.add_argument("--cast", type=int, default=3, help="characters per scenario")
     return parser.parse_args()
-
-
-def start_cluster(workdir: Path, concurrency: int) -> list[subprocess.Popen]:
-    redis_url = urlsplit(os.environ["REDIS_URL"])
-    env = {
-        **os.environ,
-        "REDIS_URL": urlunsplit(redis_url._replace(path=f"/{BENCH_REDIS_DB}")),
-        "PYTHONUNBUFFERED": "1",
-    }
-    celery = str(Path(sys.executable).with_name("celery"))
-    commands = {
-        "worker": [
-            celery, "-A", "ecosystem_project", "worker", "--pool=prefork",
-            f"--concurrency={concurrency}", "-Q", "ecosystem", "-n", "bench-llm@%h",
-            "--without-gossip", "--without-mingle", "--loglevel=WARNING",
-        ],
-        "beat": [
-            celery, "-A", "ecosystem_project", "beat", f"--schedule={workdir / 'schedule'}",
-            f"--pidfile={workdir / 'beat.pid'}", "--max-interval=1", "--loglevel=WARNING",
-        ],
-    }  # fmt: skip
-    processes = []
-    for name, command in commands.items():
-        log = (workdir / f"{name}.log").open("wb")
-        processes.append(
-            subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-    return processes
-
-
-def stop_cluster(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def end_scenarios(scenario_ids: list) -> None:
@@ -202,7 +153,7 @@ def main() -> int:
     cells = [(latency, count) for latency in latencies for count in counts]
     set_up = time.monotonic() - began
     workdir = Path(tempfile.mkdtemp(prefix="bench-llm-"))
-    processes = start_cluster(workdir, args.concurrency)
+    processes = start_cluster(workdir, args.concurrency, name="bench-llm", redis_db=BENCH_REDIS_DB)
     rows = []
     notes = []
     try:

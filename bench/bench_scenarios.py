@@ -53,18 +53,25 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def start_cluster(workdir: Path, concurrency: int) -> list[subprocess.Popen]:
+def start_cluster(
+    workdir: Path,
+    concurrency: int,
+    *,
+    name: str = "bench-scenarios",
+    redis_db: int = BENCH_REDIS_DB,
+) -> list[subprocess.Popen]:
+    """A prefork worker and beat on their own Redis database, logging under ``workdir``."""
     redis_url = urlsplit(os.environ["REDIS_URL"])
     env = {
         **os.environ,
-        "REDIS_URL": urlunsplit(redis_url._replace(path=f"/{BENCH_REDIS_DB}")),
+        "REDIS_URL": urlunsplit(redis_url._replace(path=f"/{redis_db}")),
         "PYTHONUNBUFFERED": "1",
     }
     celery = str(Path(sys.executable).with_name("celery"))
     commands = {
         "worker": [
             celery, "-A", "ecosystem_project", "worker", "--pool=prefork",
-            f"--concurrency={concurrency}", "-Q", "ecosystem", "-n", "bench-scenarios@%h",
+            f"--concurrency={concurrency}", "-Q", "ecosystem", "-n", f"{name}@%h",
             "--without-gossip", "--without-mingle", "--loglevel=WARNING",
         ],
         "beat": [
@@ -96,6 +103,7 @@ def stop_cluster(processes: list[subprocess.Popen]) -> None:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def main() -> int:

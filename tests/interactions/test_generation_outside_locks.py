@@ -3,8 +3,7 @@
 The dialogue backend is the real OpenAI-compatible client talking to a simulated model
 (``bench.llm_standin``) that answers every request after 1.5 s. The engine is expected to
 plan from a snapshot, generate the lines outside any transaction, and apply them in a short
-transaction (docs/architecture.md, "One interaction"; ../shared/CONVENTIONS.md, "No network
-call inside a transaction"):
+transaction (docs/architecture.md, "One interaction"):
 
 - interactions on different pairs overlap their generation, even when the pairs share a
   character, so 16 of them take about one model latency, not sixteen;
