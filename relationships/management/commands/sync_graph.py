@@ -7,13 +7,13 @@ again from PostgreSQL. Shows a progress bar on stderr and prints counts and the 
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from characters.management.progress import ProgressBar
 from characters.models import Ecosystem
 from relationships.graph import (
     GRAPH_UNAVAILABLE_ERRORS,
@@ -22,46 +22,6 @@ from relationships.graph import (
     graph_rebuild,
     graph_sync_pending,
 )
-
-BAR_WIDTH = 30
-
-
-def plain(text: str) -> str:
-    """The bar is progress, not an error: no red from stderr's default style."""
-    return text
-
-
-class ProgressBar:
-    """A plain text bar: redrawn in place on a terminal, a line per tenth otherwise."""
-
-    def __init__(self, stream: OutputWrapper, label: str) -> None:
-        self.stream = stream
-        self.label = label
-        self.started = time.perf_counter()
-        self.interactive = stream.isatty()
-        self.last_tenth = -1
-
-    def update(self, done: int, total: int) -> None:
-        fraction = done / total if total else 1.0
-        tenth = int(fraction * 10)
-        if not self.interactive and tenth == self.last_tenth:
-            return
-        self.last_tenth = tenth
-        elapsed = time.perf_counter() - self.started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        filled = int(fraction * BAR_WIDTH)
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        line = (
-            f"{self.label} [{bar}] {done:,}/{total:,} {fraction:6.1%} {rate:,.0f} relationships/s"
-        )
-        text, ending = ("\r" + line, "") if self.interactive else (line, "\n")
-        self.stream.write(text, style_func=plain, ending=ending)
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.interactive and self.last_tenth >= 0:
-            self.stream.write("", style_func=plain, ending="\n")
-            self.stream.flush()
 
 
 class Command(BaseCommand):
@@ -97,7 +57,7 @@ class Command(BaseCommand):
         ecosystem_id = self._ecosystem_id(options["ecosystem"])
         scope = f"ecosystem {ecosystem_id}" if ecosystem_id else "all ecosystems"
         action = "rebuild" if options["rebuild"] else "sync"
-        bar = ProgressBar(self.stderr, action)
+        bar = ProgressBar(self.stderr, action, "relationships")
         try:
             if options["rebuild"]:
                 report = graph_rebuild(
