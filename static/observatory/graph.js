@@ -119,7 +119,7 @@ const POSITIVE = [47, 158, 68];
 /** Above this many edges, straight overlapping "haystack" edges keep the frame rate up. */
 const HAYSTACK_ABOVE_EDGES = 600;
 /** A large network redraws at most this often while events stream in. */
-const LARGE_DRAW_INTERVAL_MS = 400;
+const LARGE_DRAW_INTERVAL_MS = 1000;
 /** The zoom a small network is shown at instead of filling the box. */
 const COMFORTABLE_ZOOM = 1.25;
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -221,6 +221,8 @@ export class NetworkView {
     this.dirtyNodes = new Set();
     /** @type {Set<string>} */
     this.dirtyEdges = new Set();
+    /** @type {Set<string>} relationships seen for the first time, added at the next draw */
+    this.newEdges = new Set();
     this.frameRequested = false;
     this.lastDrawAt = 0;
     /** @type {SizeMode} */
@@ -487,19 +489,14 @@ export class NetworkView {
     const key = edgeId(from, to);
     const known = this.relationships.has(key);
     this.relationships.set(key, edge);
-    if (known) {
-      this.dirtyEdges.add(key);
-      this.scheduleDraw();
-      return;
-    }
-    this.cy.add({ group: "edges", data: edgeData(edge) });
-    if (this.selected) this.highlight(this.selected);
-    this.bump(1);
+    (known ? this.dirtyEdges : this.newEdges).add(key);
+    this.scheduleDraw();
   }
 
-  /** Bring cytoscape's elements up to date with the model: once per animation frame, and in
-   * a large network at most every LARGE_DRAW_INTERVAL_MS (each redraw of 2,000 edges costs
-   * tens of milliseconds; the page stays smooth and the graph at most that much behind). */
+  /** Bring cytoscape's elements up to date with the model, new edges included: once per
+   * animation frame, and in a large network at most every LARGE_DRAW_INTERVAL_MS (each
+   * change makes cytoscape redraw all 2,000 edges, which costs tens of milliseconds; the page
+   * stays smooth and the graph at most that much behind). */
   scheduleDraw() {
     if (this.frameRequested) return;
     this.frameRequested = true;
@@ -512,9 +509,17 @@ export class NetworkView {
     this.lastDrawAt = performance.now();
     const nodes = [...this.dirtyNodes];
     const edges = [...this.dirtyEdges];
+    /** @type {CyElementDefinition[]} */
+    const added = [];
+    for (const key of this.newEdges) {
+      const edge = this.relationships.get(key);
+      if (edge && this.has(edge.from) && this.has(edge.to)) added.push({ group: "edges", data: edgeData(edge) });
+    }
     this.dirtyNodes.clear();
     this.dirtyEdges.clear();
+    this.newEdges.clear();
     this.cy.batch(() => {
+      if (added.length) this.cy.add(added);
       for (const id of nodes) {
         const character = this.characters.get(id);
         const node = this.cy.getElementById(id);
@@ -529,7 +534,8 @@ export class NetworkView {
         if (edge && element.length) element.data(edgeData(edge));
       }
     });
-    this.bump(nodes.length + edges.length);
+    if (added.length && this.selected) this.highlight(this.selected);
+    this.bump(nodes.length + edges.length + added.length);
   }
 
   /**

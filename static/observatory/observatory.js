@@ -85,6 +85,19 @@ function setStat(name, value) {
   }
 }
 
+let statsFrameRequested = false;
+
+/** Render the stats once per animation frame, however many events arrive in it (each render
+ * restarts a highlight animation, which costs a layout). */
+function scheduleStats() {
+  if (statsFrameRequested) return;
+  statsFrameRequested = true;
+  requestAnimationFrame(() => {
+    statsFrameRequested = false;
+    renderStats();
+  });
+}
+
 function renderStats() {
   const horizon = Date.now() - MINUTE_MS;
   while (recentEventTimes.length && recentEventTimes[0] < horizon) recentEventTimes.shift();
@@ -363,7 +376,7 @@ function applyEvent(event) {
   const container = byId("network");
   container.dataset.updates = String(network?.updates ?? 0);
   container.dataset.lastSeq = String(event.seq);
-  renderStats();
+  scheduleStats();
 }
 
 // --- Scenario director -------------------------------------------------------------------
