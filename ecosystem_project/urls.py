@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("interactions.urls")),
     path("", include("memories.urls")),
     path("", include("scenarios.urls")),
+    path("", include("worlds.urls")),
     path("", include("observatory.urls")),
 ]
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "memories",
     "interactions",
     "scenarios",
+    "worlds",
     "observatory",
 ]
 

@@ -1,0 +1,3 @@
+"""The portability endpoints (docs/cards.md, docs/operations.md); each module adds its own."""
+
+urlpatterns: list = []
