@@ -1,3 +1,9 @@
-"""The portability endpoints (docs/cards.md, docs/operations.md); each module adds its own."""
+"""The portability endpoints (docs/cards.md, docs/archives.md): Character Cards and lorebooks
+in card_urls, world archives in archive_urls."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("worlds.card_urls")),
+    path("", include("worlds.archive_urls")),
+]
