@@ -1,6 +1,7 @@
 """manage.py move_to_postgres: a world `make run` played (SQLite, embedded settings, in a
 process of its own) is moved into PostgreSQL row by row; an observer resumes with its old
-``since`` and the next event continues the log; the graph is rebuilt from the moved rows."""
+``since`` and the next event continues the log; the relationship graph and the lore vector
+index are rebuilt from the moved rows."""
 
 import json
 import os
@@ -13,18 +14,21 @@ from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from characters.management.commands.move_to_postgres import (
+from characters.models import CharacterCard, Ecosystem
+from core.embeddings import configured_model_name
+from eventlog.models import Event
+from interactions.services import interaction_process
+from lore.models import Chunk
+from relationships.graph import graph_cypher
+from relationships.models import Relationship
+from tests.characters import cardkit
+from tests.conftest import client_for
+from worlds.management.commands.move_to_postgres import (
     SOURCE,
     close_source,
     copied_models,
     open_source,
 )
-from characters.models import CharacterCard, Ecosystem
-from eventlog.models import Event
-from interactions.services import interaction_process
-from relationships.models import Relationship
-from tests.characters import cardkit
-from tests.conftest import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,12 +44,17 @@ call_command("seed_demo", verbosity=0)
 from characters.models import Character, Ecosystem
 from characters.services import character_import_card
 from interactions.services import interaction_process
+from lore.services import document_create
 from relationships.models import Relationship
 from scenarios.models import Scenario
 from scenarios.services import clock_tick
 ecosystem = Ecosystem.objects.get()
 character_import_card(ecosystem=ecosystem, data=bytes.fromhex(sys.argv[1]), filename="c.png")
 first, second = Character.objects.order_by("name")[:2]
+document_create(ecosystem=ecosystem, title="The harbour", content=" ".join(
+    f"The harbour of Lanport has {n} piers and a lighthouse painted red." for n in range(60)))
+document_create(ecosystem=ecosystem, title="Fog", content="Fog rolls in at dusk.",
+                keys=["fog"], character_ids=[first.pk])
 for content in ("Hello there!", "How are you?", "Lovely day."):
     interaction_process(initiator_id=first.pk, target_id=second.pk, interaction_type="chat",
                         content=content)
@@ -79,6 +88,13 @@ def play_a_world(path: Path, card: bytes) -> str:
     return json.loads(completed.stdout.strip().splitlines()[-1])["ecosystem"]
 
 
+RETIRED_MODEL = "retired-model-v0"
+
+
+def without_pk(table: list[tuple], pk) -> list[tuple]:
+    return [row for row in table if row[0] != pk]
+
+
 def _plain(value):
     return bytes(value) if isinstance(value, memoryview) else value
 
@@ -110,15 +126,30 @@ def world(tmp_path_factory, django_db_setup, django_db_blocker):
 @pytest.mark.django_db(transaction=True, databases=["default", SOURCE])
 def test_a_played_world_moves_row_by_row_and_observers_resume(world, capsys):
     path, ecosystem_id, avatar = world
+    # One chunk was embedded by a model this installation no longer runs: the move
+    # re-embeds it with the configured one before it goes to the index.
+    stale = Chunk.objects.using(SOURCE).order_by("pk").first()
+    Chunk.objects.using(SOURCE).filter(pk=stale.pk).update(embedding_model=RETIRED_MODEL)
     call_command("move_to_postgres", from_sqlite=str(path))
     out = capsys.readouterr().out
     assert "moved" in out and "rebuild (ecosystem" in out
+    assert "1 chunk(s) moved to" in out and "lore index: sent" in out
 
     compared = 0
     for model in copied_models():
         source_rows = rows(model, SOURCE)
-        assert rows(model, "default") == source_rows, model._meta.label
+        moved_rows = rows(model, "default")
+        if model is Chunk:
+            source_rows, moved_rows = (
+                without_pk(source_rows, stale.pk),
+                without_pk(moved_rows, stale.pk),
+            )
+        assert moved_rows == source_rows, model._meta.label
         compared += len(source_rows)
+    reembedded = Chunk.objects.get(pk=stale.pk)
+    assert reembedded.embedding_model == configured_model_name()
+    assert reembedded.version == stale.version + 1
+    assert (reembedded.text, reembedded.document_id) == (stale.text, stale.document_id)
     seqs_before = list(
         Event.objects.using(SOURCE).filter(ecosystem_id=ecosystem_id).values_list("seq", "type")
     )
@@ -127,6 +158,24 @@ def test_a_played_world_moves_row_by_row_and_observers_resume(world, capsys):
     moved = Relationship.objects.filter(from_character__ecosystem_id=ecosystem_id)
     assert moved.exists()
     assert all(r.graph_version == r.version for r in moved)
+    # ... and the lore vector index: every moved chunk is in Neo4j, with its vector.
+    chunks = {
+        str(pk): (version, dimension)
+        for pk, version, dimension in Chunk.objects.filter(ecosystem_id=ecosystem_id).values_list(
+            "pk", "version", "dimension"
+        )
+    }
+    assert len(chunks) >= 2
+    assert not Chunk.objects.filter(ecosystem_id=ecosystem_id, graph_version=0).exists()
+    in_neo4j = {
+        row[0]: (row[1], row[2])
+        for row in graph_cypher(
+            "MATCH (c:LoreChunk {ecosystem_id: $ecosystem}) "
+            "RETURN c.uid, c.version, size(c.embedding)",
+            {"ecosystem": ecosystem_id},
+        )
+    }
+    assert in_neo4j == chunks
     assert len(seqs_before) > 10
     card = CharacterCard.objects.get(character__name="Carded")
     assert bytes(card.avatar) == avatar

@@ -4,7 +4,9 @@ Moves a `make run` world (the embedded mode's SQLite file) into the PostgreSQL d
 DATABASE_URL: every row of every table the project's models own, with its primary key,
 the event log with its ``seq`` values and each ecosystem's ``last_seq`` (an observer resumes
 with its old ``since``), timestamps as they were (rows are copied, not re-saved). Then it
-rebuilds the Neo4j graph of each ecosystem that came over (``sync_graph --rebuild``).
+rebuilds, for each ecosystem that came over, the Neo4j relationship graph (``sync_graph
+--rebuild``) and the lore vector index: chunks embedded by another model than the configured
+``EMBEDDING_MODEL`` are re-embedded first (``reembed``), then every chunk is sent again.
 
 One transaction: on any error nothing is left behind. The target must be migrated (the
 command migrates it) and hold no world yet; the source must be migrated to the same
@@ -27,6 +29,15 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Model
 
 from characters.management.progress import ProgressBar
+from core.embeddings import configured_model_name
+from lore.graph import (
+    lore_index_dimension,
+    lore_index_drop,
+    lore_remove_orphans,
+    lore_sync_pending,
+)
+from lore.models import Chunk
+from relationships.graph import GRAPH_UNAVAILABLE_ERRORS
 
 SOURCE = "move_source"
 # Filled by migrate on the target; replaced by the source's rows, ids and all.
@@ -78,12 +89,17 @@ def label(model: type[Model]) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Copy a make-run SQLite world into the PostgreSQL of DATABASE_URL, then rebuild the graph."
+        "Copy a make-run SQLite world into the PostgreSQL of DATABASE_URL, then rebuild the "
+        "relationship graph and the lore vector index."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from-sqlite", required=True, metavar="PATH", help="var/db.sqlite3")
-        parser.add_argument("--no-graph", action="store_true", help="Do not rebuild Neo4j.")
+        parser.add_argument(
+            "--no-graph",
+            action="store_true",
+            help="Do not rebuild Neo4j (the relationship graph and the lore vector index).",
+        )
         parser.add_argument("--batch-size", type=int, default=1000, help="Rows per INSERT batch.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -109,6 +125,7 @@ class Command(BaseCommand):
         self.stdout.write(f"moved {sum(counts.values()):,} rows from {path}.")
         if not options["no_graph"]:
             self._rebuild_graph()
+            self._rebuild_lore_index()
 
     def _check_migrations(self) -> None:
         source = MigrationRecorder(connections[SOURCE])
@@ -203,7 +220,6 @@ class Command(BaseCommand):
             return
         ecosystem_ids = apps.get_model("characters.ecosystem").objects.values_list("pk", flat=True)
         for ecosystem_id in ecosystem_ids:
-            # By command name: the graph belongs to relationships, a layer above this one.
             call_command(
                 "sync_graph",
                 "--rebuild",
@@ -212,3 +228,45 @@ class Command(BaseCommand):
                 stdout=self.stdout,
                 stderr=self.stderr,
             )
+
+    def _rebuild_lore_index(self) -> None:
+        """Every moved chunk into Neo4j's vector index, after moving the chunks of another
+        embedding model to the configured one: a world played with another ``EMBEDDING_MODEL``
+        would otherwise hold vectors the queries cannot be compared with."""
+        if Chunk.objects.exclude(embedding_model=configured_model_name()).exists():
+            call_command("reembed", stdout=self.stdout, stderr=self.stderr)
+        if not settings.GRAPH_SYNC_ENABLED:
+            self.stdout.write(
+                "lore index: NEO4J_BOLT_URL is unset; the lore reconcile sends the chunks "
+                "once Neo4j is configured."
+            )
+            return
+        ecosystem_ids = [
+            str(uuid.UUID(str(pk)))
+            for pk in apps.get_model("characters.ecosystem").objects.values_list("pk", flat=True)
+        ]
+        total = Chunk.objects.count()
+        bar = ProgressBar(self.stderr, "lore index", "chunks")
+        sent = 0
+        try:
+            dimension = Chunk.objects.values_list("dimension", flat=True).first()
+            if dimension is not None and lore_index_dimension() not in (None, dimension):
+                # A vector index has one dimension; the sync creates it again at the chunks'.
+                lore_index_drop()
+            # Neo4j holds nothing of these rows yet, whatever graph_version they carried.
+            Chunk.objects.filter(graph_version__gt=0).update(graph_version=0)
+            for ecosystem_id in ecosystem_ids:
+                lore_remove_orphans(ecosystem_id=ecosystem_id)
+                sent += lore_sync_pending(ecosystem_id=ecosystem_id)
+                bar.update(sent, total)
+        except GRAPH_UNAVAILABLE_ERRORS as error:
+            bar.close()
+            self.stdout.write(
+                f"lore index: Neo4j is not answering ({type(error).__name__}); the chunks stay "
+                "pending and the lore reconcile sends them when it answers."
+            )
+            return
+        bar.close()
+        self.stdout.write(
+            f"lore index: sent {sent:,} chunks of {len(ecosystem_ids)} ecosystem(s) to Neo4j."
+        )
