@@ -152,6 +152,8 @@ def character_speaker(character: Character) -> Speaker:
         personality=character.personality,
         emotion=character_emotion(character=character),
         energy=character.energy,
+        greetings=tuple(str(greeting) for greeting in character.greetings or ()),
+        voice_examples=character.voice_examples,
     )
 
 

@@ -6,6 +6,7 @@ Nothing here touches Django or the database; the interaction service builds a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,16 +17,40 @@ from relationships.dynamics import RelationshipState
 
 DEFAULT_BACKEND = "template"
 BACKEND_NAMES = ("template", "openai")
+# Backends that write a line in the process in well under a millisecond: the engine
+# announces no "speaking" frame for them (docs/events.md, "Ephemeral frames").
+INSTANT_BACKENDS = frozenset({"template"})
 
 
 @dataclass(frozen=True)
 class Speaker:
+    """A character as the backends see it. ``greetings`` (a card's ``first_mes`` and
+    ``alternate_greetings``) and ``voice_examples`` (its ``mes_example``) are stored with
+    their ``{{char}}``/``{{user}}`` placeholders; ``card_text`` resolves them."""
+
     id: str
     name: str
     bio: str
     personality: BigFive
     emotion: PAD
     energy: float
+    greetings: tuple[str, ...] = ()
+    voice_examples: str = ""
+
+
+# SillyTavern's macros for the character and the person it talks to, and TavernAI's older
+# <BOT>/<USER>; case-insensitive, as the tools read them.
+_CARD_PLACEHOLDER = re.compile(r"\{\{\s*(char|user)\s*\}\}|<(bot|user)>", re.IGNORECASE)
+
+
+def card_text(text: str, *, char: str, user: str) -> str:
+    """A card's text with ``{{char}}`` (``<BOT>``) as ``char`` and ``{{user}}`` (``<USER>``)
+    as ``user``: in this world the person a character talks to is the listener."""
+
+    def name_for(match: re.Match[str]) -> str:
+        return char if (match.group(1) or match.group(2)).lower() in ("char", "bot") else user
+
+    return _CARD_PLACEHOLDER.sub(name_for, text)
 
 
 @dataclass(frozen=True)
