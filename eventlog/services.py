@@ -166,6 +166,27 @@ def events_broadcast(*, ecosystem_id: uuid.UUID | str, envelopes: list[dict[str,
         logger.warning("Broadcast of events %s.. failed: %s", envelopes[0]["seq"], error)
 
 
+# The channel-layer message of a frame that is not an event (docs/events.md, "Ephemeral
+# frames"): ``{"type": "ephemeral.publish", "frame": {...}}``, sent to the ecosystem's group
+# like events; the stream forwards the frame as it is, with no seq, and never logs it.
+EPHEMERAL_MESSAGE_TYPE = "ephemeral.publish"
+
+
+def ephemeral_broadcast(*, ecosystem_id: uuid.UUID | str, frame: dict[str, Any]) -> None:
+    """Publish ``frame`` (``{"type": ..., "data": ...}``, no ``seq``) to the ecosystem's
+    observers now: not written to the log, not replayed, lost by an observer that is not
+    connected (or not yet live) at that moment. Best effort: a failure is logged, never
+    raised, since nothing depends on it."""
+    channel_layer = get_channel_layer()
+    if channel_layer is None:
+        return
+    message = {"type": EPHEMERAL_MESSAGE_TYPE, "frame": frame}
+    try:
+        _group_publisher(channel_layer)(ecosystem_group_name(ecosystem_id), message)
+    except (RedisError, OSError) as error:
+        logger.warning("Broadcast of a %r frame failed: %s", frame.get("type"), error)
+
+
 GroupPublisher = Callable[[str, dict[str, Any]], None]
 _publishers: dict[int, tuple[BaseChannelLayer, bool, GroupPublisher]] = {}
 
