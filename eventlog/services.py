@@ -187,6 +187,22 @@ def ephemeral_broadcast(*, ecosystem_id: uuid.UUID | str, frame: dict[str, Any])
         logger.warning("Broadcast of a %r frame failed: %s", frame.get("type"), error)
 
 
+def speaking_frame(
+    *, character_id: str, name: str, scenario_id: str | None, speaking: bool
+) -> dict[str, Any]:
+    """``{"type": "speaking", "data": {character_id, name, scenario_id, speaking}}``: a
+    character is writing a line (``speaking`` true) or has finished (false)."""
+    return {
+        "type": "speaking",
+        "data": {
+            "character_id": character_id,
+            "name": name,
+            "scenario_id": scenario_id,
+            "speaking": speaking,
+        },
+    }
+
+
 GroupPublisher = Callable[[str, dict[str, Any]], None]
 _publishers: dict[int, tuple[BaseChannelLayer, bool, GroupPublisher]] = {}
 

@@ -17,6 +17,8 @@ docs/architecture.md walks one interaction through these steps.
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -40,7 +42,7 @@ from core import metrics
 from core.db import rows_insert, rows_select, rows_update
 from core.errors import ConflictError, NotFoundError
 from eventlog import types as event_types
-from eventlog.services import events_append
+from eventlog.services import ephemeral_broadcast, events_append, speaking_frame
 from eventlog.types import EventSpec
 from lore.selectors import lore_entries_triggered, lore_retrieve
 from memories.recalled import RecalledMemory
@@ -63,7 +65,14 @@ from relationships.graph import graph_sync_enqueue
 from relationships.models import Relationship
 
 from .dialogue import get_backend
-from .dialogue.base import DialogueBackend, DialogueContext, LoreFact, Speaker, drew_on_of
+from .dialogue.base import (
+    INSTANT_BACKENDS,
+    DialogueBackend,
+    DialogueContext,
+    LoreFact,
+    Speaker,
+    drew_on_of,
+)
 from .models import Interaction
 from .sentiment import sentiment
 
@@ -460,14 +469,49 @@ def _dialogue_context(
     )
 
 
+@contextmanager
+def _speaking(
+    plan: InteractionPlan, character: Character, backend: DialogueBackend
+) -> Iterator[None]:
+    """Tell the ecosystem's observers that ``character`` is writing a line: an ephemeral
+    ``speaking`` frame (no seq, not logged; docs/events.md) before the backend is asked and
+    its end after, whatever happens. Only for backends that take noticeable time (a model:
+    every call is at least a round trip); none for the in-process template backend."""
+    if backend.name in INSTANT_BACKENDS:
+        yield
+        return
+
+    def announce(speaking: bool) -> None:
+        ephemeral_broadcast(
+            ecosystem_id=character.ecosystem_id,
+            frame=speaking_frame(
+                character_id=str(character.pk),
+                name=character.name,
+                scenario_id=str(plan.scenario.scenario_id) if plan.scenario else None,
+                speaking=speaking,
+            ),
+        )
+
+    announce(True)
+    try:
+        yield
+    finally:
+        announce(False)
+
+
 def interaction_generate(*, plan: InteractionPlan) -> InteractionLines:
     """The generate step: both lines from the dialogue backend. Runs outside any
-    transaction, so a slow model holds no lock and no idle transaction."""
+    transaction, so a slow model holds no lock and no idle transaction. Observers see who
+    is speaking meanwhile (``_speaking``)."""
     backend = dialogue_backend()
     content = plan.content
     if content is None:
-        content = backend.opening(_dialogue_context(plan, initiator_speaks=True, utterance=None))
-    response = backend.reply(_dialogue_context(plan, initiator_speaks=False, utterance=content))
+        with _speaking(plan, plan.initiator, backend):
+            content = backend.opening(
+                _dialogue_context(plan, initiator_speaks=True, utterance=None)
+            )
+    with _speaking(plan, plan.target, backend):
+        response = backend.reply(_dialogue_context(plan, initiator_speaks=False, utterance=content))
     drew_on = tuple(
         {"line": line_name, **source}
         for line_name, line in (("content", content), ("response", response))
