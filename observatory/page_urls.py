@@ -14,6 +14,7 @@ urlpatterns = [
         views.scenario_list_partial,
         name="scenario-list-partial",
     ),
+    path("ecosystems/<uuid:ecosystem_id>/lore/", views.lore_page, name="lore"),
     path("scenarios/<uuid:scenario_id>/", views.scenario_chat_page, name="scenario-chat"),
     path("characters/<uuid:character_id>/", views.character_page, name="character"),
 ]

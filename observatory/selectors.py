@@ -18,11 +18,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from characters.models import PAD_FIELDS, Character, Ecosystem
+from characters.models import PAD_FIELDS, Character, CharacterCard, Ecosystem
 from characters.personality import BIG_FIVE_FIELDS
 from characters.selectors import (
     character_get,
@@ -75,6 +84,11 @@ CHARACTER_FIELDS = (
     "status",
 )
 BIO_PREVIEW_CHARS = 240
+
+
+def _avatars(**lookups: Any) -> QuerySet[CharacterCard]:
+    """Cards with an image the avatar endpoint serves (it answers 404 without one)."""
+    return CharacterCard.objects.filter(avatar__isnull=False, **lookups).exclude(avatar_type="")
 
 
 def _count_per_ecosystem(queryset: QuerySet[Any]) -> Coalesce:
@@ -206,6 +220,9 @@ def _character_node(row: Mapping[str, Any]) -> dict[str, Any]:
         "label": row["emotion"],
         "energy": round(row["energy"], 3),
         "status": row["status"],
+        # Read only where the page asks for it (the observatory): the avatar's <img> is shown
+        # only when there is one, so the browser never asks for a 404.
+        **({"has_avatar": bool(row["has_avatar"])} if "has_avatar" in row else {}),
     }
 
 
@@ -229,8 +246,9 @@ def observatory_snapshot(*, user: User, ecosystem_id: object) -> ObservatorySnap
         _character_node(row)
         for row in Character.objects.filter(ecosystem=ecosystem)
         .exclude(status=Character.Status.ARCHIVED)
+        .annotate(has_avatar=Exists(_avatars(character=OuterRef("pk"))))
         .order_by("name", "id")
-        .values(*CHARACTER_FIELDS)
+        .values(*CHARACTER_FIELDS, "has_avatar")
     ]
     relationships = [
         _relationship_edge(row)
@@ -419,6 +437,8 @@ class CharacterSnapshot:
     # Newest first: memories and reflections, each with its exchange (select_related).
     memories: list[Memory] = field(default_factory=list)
     memory_count: int = 0
+    # The character has an avatar (GET /api/v1/characters/{id}/avatar answers 200).
+    has_avatar: bool = False
 
 
 def _timeline_point(interaction: Interaction, character_key: str) -> TimelinePoint | None:
@@ -519,7 +539,32 @@ def character_snapshot(*, user: User, character_id: object) -> CharacterSnapshot
             .order_by("-created")[:CHARACTER_MEMORIES]
         ),
         memory_count=Memory.objects.filter(character=character).count(),
+        has_avatar=_avatars(character=character).exists(),
     )
+
+
+# --- Lore page -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LorePage:
+    ecosystem: Ecosystem
+    # Who a document can be tied to, and who a search can be limited to: {id, name}.
+    characters: list[dict[str, str]]
+
+
+def lore_page(*, user: User, ecosystem_id: object) -> LorePage:
+    """The Lore page's first view: the ecosystem and its cast (2 queries). The documents
+    themselves come from the lore API, which the page also writes through."""
+    ecosystem = ecosystem_get(user=user, ecosystem_id=ecosystem_id)
+    characters = [
+        {"id": str(pk), "name": name}
+        for pk, name in Character.objects.filter(ecosystem=ecosystem)
+        .exclude(status=Character.Status.ARCHIVED)
+        .order_by("name", "id")
+        .values_list("pk", "name")
+    ]
+    return LorePage(ecosystem=ecosystem, characters=characters)
 
 
 # --- Dashboard and graph ------------------------------------------------------------------

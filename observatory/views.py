@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,6 +30,7 @@ from .forms import EcosystemCreateForm
 
 # Any UUID works as the placeholder: the browser swaps in a real id.
 URL_PLACEHOLDER_ID = uuid.UUID(int=0)
+API_BASE = "/api/v1"
 
 
 def _user(request: HttpRequest) -> Any:
@@ -44,6 +46,13 @@ def _url_patterns() -> dict[str, str]:
         "character_page": reverse("observatory:character", args=[placeholder]),
         "scenario_page": reverse("observatory:scenario-chat", args=[placeholder]),
         "scenario_list_partial": reverse("observatory:scenario-list-partial", args=[placeholder]),
+        "lore_page": reverse("observatory:lore", args=[placeholder]),
+        # REST paths are contracts (docs/api.md), written out rather than reversed: the
+        # card endpoints' module may move, their paths do not.
+        "avatar": f"{API_BASE}/characters/{placeholder}/avatar",
+        "card_import": f"{API_BASE}/ecosystem/{placeholder}/characters/import",
+        "documents": f"{API_BASE}/ecosystem/{placeholder}/documents",
+        "search": f"{API_BASE}/ecosystem/{placeholder}/search",
     }
 
 
@@ -52,7 +61,7 @@ def _live_config(*, ecosystem_id: uuid.UUID, last_seq: int) -> dict[str, Any]:
         "ecosystem_id": str(ecosystem_id),
         "last_seq": last_seq,
         "ws_path": f"/ws/ecosystem/{ecosystem_id}/",
-        "api_base": "/api/v1",
+        "api_base": API_BASE,
         "urls": _url_patterns(),
     }
 
@@ -105,6 +114,7 @@ def observatory_page(request: HttpRequest, ecosystem_id: uuid.UUID) -> HttpRespo
         "active_scenario_ids": snapshot.active_scenario_ids,
         "server_now": timezone.now().isoformat(),
         "emotion_labels": list(EMOTION_LABELS),
+        "card_max_bytes": int(settings.CARD_IMPORT_MAX_BYTES),
     }
     return render(
         request,
@@ -117,6 +127,42 @@ def observatory_page(request: HttpRequest, ecosystem_id: uuid.UUID) -> HttpRespo
             "characters": snapshot.characters,
             "page_data": page_data,
             "emotion_labels": EMOTION_LABELS,
+            "big_five_fields": BIG_FIVE_FIELDS,
+            "card_max_mib": _mib(int(settings.CARD_IMPORT_MAX_BYTES)),
+        },
+    )
+
+
+def _mib(size: int) -> str:
+    """A byte limit for people: "8 MiB", "0.5 MiB"."""
+    return f"{size / (1024 * 1024):.3g} MiB"
+
+
+# --- Lore --------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def lore_page(request: HttpRequest, ecosystem_id: uuid.UUID) -> HttpResponse:
+    """The ecosystem's lore (docs/observatory.md, "The Lore page"): documents and keyed
+    entries listed, uploaded, edited, deleted and searched through the lore API."""
+    context = selectors.lore_page(user=_user(request), ecosystem_id=ecosystem_id)
+    ecosystem = context.ecosystem
+    page_data = {
+        "ecosystem_id": str(ecosystem.pk),
+        "api_base": API_BASE,
+        "urls": _url_patterns(),
+        "characters": context.characters,
+        "max_document_bytes": int(settings.LORE_MAX_DOCUMENT_BYTES),
+    }
+    return render(
+        request,
+        "observatory/lore.html",
+        {
+            "ecosystem": ecosystem,
+            "characters": context.characters,
+            "max_document_mib": _mib(int(settings.LORE_MAX_DOCUMENT_BYTES)),
+            "page_data": page_data,
         },
     )
 
@@ -271,5 +317,8 @@ def character_page(request: HttpRequest, character_id: uuid.UUID) -> HttpRespons
             "interaction_count": snapshot.interaction_count,
             "memories": snapshot.memories,
             "memory_count": snapshot.memory_count,
+            "avatar_url": (
+                f"{API_BASE}/characters/{character.pk}/avatar" if snapshot.has_avatar else None
+            ),
         },
     )

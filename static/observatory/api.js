@@ -96,3 +96,78 @@ export function apiGet(url) {
 export function apiPost(url, body = {}) {
   return request("POST", url, body);
 }
+
+/**
+ * @param {string} url
+ * @param {unknown} body
+ * @returns {Promise<any>}
+ */
+export function apiPatch(url, body) {
+  return request("PATCH", url, body);
+}
+
+/**
+ * @param {string} url
+ * @returns {Promise<any>}
+ */
+export function apiDelete(url) {
+  return request("DELETE", url);
+}
+
+/**
+ * What a long request is doing: sending its body (bytes so far of total), then waiting for
+ * the server's answer (e.g. while it embeds an uploaded document).
+ * @typedef {{phase: "sending", loaded: number, total: number} | {phase: "waiting"}} SendProgress
+ */
+
+/**
+ * POST (or PATCH) a multipart form or a JSON body with XMLHttpRequest, which (unlike fetch)
+ * reports the upload's progress. Errors reject with ApiError carrying the API's message.
+ * @param {string} method
+ * @param {string} url
+ * @param {FormData | unknown} body a FormData is sent as multipart; anything else as JSON
+ * @param {(progress: SendProgress) => void} [onProgress]
+ * @returns {Promise<any>}
+ */
+export function apiSendWithProgress(method, url, body, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, url);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRFToken", cookie("csrftoken"));
+    xhr.withCredentials = true;
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress?.({ phase: "sending", loaded: event.loaded, total: event.total });
+    });
+    xhr.upload.addEventListener("load", () => onProgress?.({ phase: "waiting" }));
+    xhr.addEventListener("load", () => {
+      /** @type {any} */
+      let data = {};
+      if (xhr.responseText) {
+        try {
+          data = JSON.parse(xhr.responseText);
+        } catch {
+          data = { detail: `Unexpected answer from the server (${xhr.status}).` };
+        }
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      if (!data || typeof data !== "object" || Array.isArray(data)) data = {};
+      if (xhr.status === 401 || xhr.status === 403) {
+        data.detail = data.detail ?? "You are signed out; reload the page to log in again.";
+      }
+      if (xhr.status === 413) data.detail = data.detail ?? "The file is too large.";
+      reject(new ApiError(xhr.status, data));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, { detail: "The server could not be reached; try again." })));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, { detail: "The upload was cancelled." })));
+    if (body instanceof FormData) {
+      xhr.send(body);
+    } else {
+      xhr.setRequestHeader("Content-Type", "application/json");
+      xhr.send(JSON.stringify(body));
+    }
+  });
+}

@@ -2,6 +2,7 @@
 // director, kept live by the ecosystem's WebSocket (see live.js for resume and dedupe).
 
 import { ApiError, apiGet, apiPost } from "./api.js";
+import { setupCardImport } from "./cards.js";
 import { describeEvent } from "./describe.js";
 import { byId, byIdAs, clockTime, el, emotionClass, fixed, readJsonScript, showMessage, unit } from "./dom.js";
 import { NetworkView } from "./graph.js";
@@ -17,14 +18,15 @@ import { EcosystemStream, renderConnection } from "./live.js";
  * @property {number} last_seq
  * @property {string} ws_path
  * @property {string} api_base
- * @property {{placeholder: string, character_page: string, scenario_page: string, scenario_list_partial: string}} urls
+ * @property {{placeholder: string, character_page: string, scenario_page: string, scenario_list_partial: string, avatar: string, card_import: string}} urls
  * @property {{cytoscape: string}} vendor
- * @property {CharacterNode[]} characters
+ * @property {(CharacterNode & {has_avatar?: boolean})[]} characters
  * @property {RelationshipEdge[]} relationships
  * @property {EventEnvelope[]} recent_events newest first
  * @property {string[]} event_times timestamps of the last minute's events
  * @property {string} server_now
  * @property {string[]} active_scenario_ids
+ * @property {number} card_max_bytes
  */
 
 const FEED_SIZE = 50;
@@ -57,6 +59,9 @@ function urlFor(pattern, id) {
 const names = new Map(page.characters.map((c) => [c.id, c.name]));
 /** @type {NetworkView | null} */
 let network = null;
+
+/** Characters with an avatar image (GET /api/v1/characters/{id}/avatar answers 200). */
+const withAvatar = new Set(page.characters.filter((c) => c.has_avatar).map((c) => c.id));
 
 /** @param {string} id */
 function nameOf(id) {
@@ -218,6 +223,16 @@ function renderPanel() {
     return;
   }
   byId("panel-name").textContent = character.name;
+  const avatar = byIdAs("panel-avatar", HTMLImageElement);
+  if (withAvatar.has(id)) {
+    const src = urlFor(page.urls.avatar, id);
+    if (avatar.getAttribute("src") !== src) avatar.src = src;
+    avatar.alt = `${character.name}'s avatar`;
+    avatar.hidden = false;
+  } else {
+    avatar.hidden = true;
+    avatar.removeAttribute("src");
+  }
   byId("panel-bio").textContent = character.bio ?? "";
   const emotion = byId("panel-emotion");
   const dot = emotion.querySelector(".dot");
@@ -481,6 +496,81 @@ scenarioForm.addEventListener("submit", async (event) => {
   } finally {
     if (submit instanceof HTMLButtonElement) submit.disabled = false;
   }
+});
+
+// --- Import card ---------------------------------------------------------------------------
+
+const importMessage = byId("import-message");
+
+/**
+ * A participant checkbox for a character who joined after the page was drawn.
+ * @param {string} id
+ * @param {string} name
+ */
+function addParticipantChoice(id, name) {
+  const picker = scenarioForm.querySelector(".participant-picker");
+  if (!picker || picker.querySelector(`input[value="${CSS.escape(id)}"]`)) return;
+  picker.querySelector("p.muted")?.remove(); // "This ecosystem has no characters yet."
+  picker.append(
+    el("label", { className: "check" }, el("input", { attrs: { type: "checkbox", name: "character_ids", value: id } }), " ", el("span", { text: name })),
+  );
+}
+
+const cardImport = setupCardImport({
+  importUrl: urlFor(page.urls.card_import, page.ecosystem_id),
+  maxBytes: page.card_max_bytes,
+  onImported(character, hasAvatar) {
+    const id = String(character.id);
+    if (hasAvatar) withAvatar.add(id);
+    // No event announces a new character: this page adds it to its network itself; other
+    // open pages see it with its first interaction (docs/observatory.md).
+    applyCharacterState(id, {
+      name: character.name,
+      bio: character.bio,
+      openness: character.openness,
+      conscientiousness: character.conscientiousness,
+      extraversion: character.extraversion,
+      agreeableness: character.agreeableness,
+      neuroticism: character.neuroticism,
+      pleasure: character.pleasure,
+      arousal: character.arousal,
+      dominance: character.dominance,
+      label: character.emotion,
+      energy: character.energy,
+      status: character.status,
+    });
+    if (!page.characters.some((c) => c.id === id)) {
+      page.characters.push({ ...character, id, label: character.emotion, has_avatar: hasAvatar });
+    }
+    addParticipantChoice(id, character.name);
+    scheduleStats();
+    selectCharacter(id);
+    showMessage(importMessage, `${character.name} joined the ecosystem.`, {
+      tone: "success",
+      link: { href: urlFor(page.urls.character_page, id), text: "Open the character page →" },
+    });
+  },
+});
+
+// A card dropped anywhere on the network opens the import with it.
+const networkCard = byId("network").closest("section") ?? byId("network");
+for (const type of ["dragenter", "dragover"]) {
+  networkCard.addEventListener(type, (event) => {
+    const drag = /** @type {DragEvent} */ (event);
+    if (!drag.dataTransfer?.types.includes("Files")) return;
+    event.preventDefault();
+    networkCard.classList.add("dragging");
+  });
+}
+networkCard.addEventListener("dragleave", (event) => {
+  if (event.target === networkCard) networkCard.classList.remove("dragging");
+});
+networkCard.addEventListener("drop", (event) => {
+  const file = /** @type {DragEvent} */ (event).dataTransfer?.files?.[0];
+  networkCard.classList.remove("dragging");
+  if (!file) return;
+  event.preventDefault();
+  cardImport.openWith(file);
 });
 
 // --- Start -------------------------------------------------------------------------------
