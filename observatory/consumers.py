@@ -10,7 +10,8 @@ send and, under Daphne, ``fanout_daphne.write_frame``) and its ``Source`` (log p
 Live events come from the process's hub of the ecosystem (``observatory.fanout``: one group
 subscription per ecosystem per process, each event decoded and JSON-encoded once), not from a
 channel of the consumer's own: a consumer has no channel-layer channel at all. The hub hands
-them to ``receive_live``, which passes them to the delivery.
+them to ``receive_live``, which passes them to the delivery, and frames that are not events
+(``speaking``) to ``receive_ephemeral``, which the delivery sends with no seq bookkeeping.
 """
 
 import asyncio
@@ -389,6 +390,11 @@ class EcosystemConsumer(AsyncWebsocketConsumer):
         """Committed events broadcast to the ecosystem (``events_broadcast``), from the hub."""
         if self.delivery is not None:
             self.delivery.receive_live(events)
+
+    def receive_ephemeral(self, frame: LiveEvent) -> None:
+        """A frame with no seq (``ephemeral_broadcast``: ``speaking``), from the hub."""
+        if self.delivery is not None:
+            self.delivery.receive_ephemeral(frame)
 
     # --- Frames from the client -----------------------------------------------------------
 

@@ -24,6 +24,10 @@ Each event goes out exactly once, in ``seq`` order, with no gap, because of one 
 - Slow readers: ``pending`` holds at most ``max_pending`` events. Overflowing it while the
   pump waits on the client closes with 4008; while the pump reads the log (or is idle) the
   queued copies are dropped and the log is read further, since it has them too.
+- Ephemeral frames (``receive_ephemeral``: ``speaking``) have no ``seq`` and touch neither
+  ``last_sent`` nor ``pending``: sent at once to a live client that keeps up, dropped
+  otherwise (during the replay, or to a client whose writes are backed up). Never queued,
+  so they cannot delay, reorder or duplicate an event.
 - Timers (one handle, no task while idle): the access check every ``revalidate_seconds``
   (jittered; the first after ``first_check_seconds``) closes with the code of the refusal
   (4403, 4401) and notices a log running ahead of the stream (a broadcast that never arrived);
@@ -185,6 +189,7 @@ class Delivery:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
+        self._ephemeral_sends: set[asyncio.Task[None]] = set()
 
     @property
     def closed(self) -> bool:
@@ -250,6 +255,25 @@ class Delivery:
             # events too, so drop the copies and read on.
             self.log_behind = True
         self._wake_pump()
+
+    def receive_ephemeral(self, frame: LiveEvent) -> None:
+        """A frame that is not an event (``frame.seq`` 0: no seq, not logged), from the hub.
+
+        Sent at once to a live client that keeps up, written straight to the socket when
+        the transport allows, else through one send of its own; dropped while replaying or
+        when the client's writes are backed up. ``last_sent`` and ``pending`` are untouched.
+        """
+        if self.phase is not Phase.LIVE:
+            return
+        limit = self.config.write_backlog_high_water
+        if self.outlet.write_now(frame, limit):
+            self.last_frame_at = self._now()
+            return
+        if self.pump is Pump.WAITING_ON_CLIENT or self.outlet.write_backlog() > limit:
+            return  # a client that does not keep up is not sent what is stale in a moment
+        send = asyncio.ensure_future(self._send_text(frame.text))
+        self._ephemeral_sends.add(send)
+        send.add_done_callback(self._ephemeral_sends.discard)
 
     def _wake_pump(self) -> None:
         if self.pump is Pump.IDLE and not self.closed:
@@ -424,6 +448,6 @@ class Delivery:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None
-        for task in (self._pump_task, self._tick_task, self._close_task):
+        for task in (self._pump_task, self._tick_task, self._close_task, *self._ephemeral_sends):
             if task is not None and task is not current and not task.done():
                 task.cancel()

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer
 from redis.exceptions import RedisError
 
-from eventlog.services import ecosystem_group_name
+from eventlog.services import EPHEMERAL_MESSAGE_TYPE, ecosystem_group_name
 
 from .fanout_daphne import text_frame
 
@@ -107,6 +107,14 @@ class EcosystemHub:
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
             self.messages_received += 1
+            if message.get("type") == EPHEMERAL_MESSAGE_TYPE:
+                # A frame with no seq (docs/events.md, "Ephemeral frames"), encoded once like
+                # an event (seq 0 marks it: events start at 1), for subscribers that take it.
+                frame = LiveEvent(0, encode_frame(message["frame"]))
+                for subscriber in list(self.subscribers):
+                    if hasattr(subscriber, "receive_ephemeral"):
+                        self._hand_over(subscriber, [frame], ephemeral=True)
+                continue
             if message.get("type") != "event.publish":
                 logger.warning("Ignoring a %r message on %s", message.get("type"), self.group)
                 continue
@@ -117,9 +125,14 @@ class EcosystemHub:
             # subscribers' own tasks (a pump woken by this message) run first.
             await asyncio.sleep(0)
 
-    def _hand_over(self, subscriber: Subscriber, events: list[LiveEvent]) -> None:
+    def _hand_over(
+        self, subscriber: Subscriber, events: list[LiveEvent], ephemeral: bool = False
+    ) -> None:
         try:
-            subscriber.receive_live(events)
+            if ephemeral:
+                subscriber.receive_ephemeral(events[0])  # type: ignore[attr-defined]
+            else:
+                subscriber.receive_live(events)
         except Exception:
             # One broken subscriber must not starve the others; it is logged, not hidden.
             logger.exception("Subscriber of %s failed to take live events", self.group)
