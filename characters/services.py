@@ -82,16 +82,16 @@ def card_character_fields(*, card: ParsedCard) -> dict[str, Any]:
 
 
 @transaction.atomic
-def character_import_card(
+def character_import_parsed_card(
     *,
     ecosystem: Ecosystem,
-    data: bytes,
-    filename: str = "",
+    card: ParsedCard,
     overrides: Mapping[str, float] | None = None,
 ) -> Character:
-    """Import one card (JSON, PNG/APNG or CHARX) as a new character of ``ecosystem``, whole
-    or not at all. ``overrides`` are the Big Five the author adjusted after the preview."""
-    card = parse_card(data, filename)
+    """A parsed card as a new character of ``ecosystem`` with its card row (the stored card
+    and its avatar). ``overrides`` are the Big Five the author adjusted after the preview.
+    The card's lorebook becomes lore in ``worlds.card_services.card_import``, which calls
+    this inside its own transaction (lore sits above characters)."""
     fields = card_character_fields(card=card)
     fields.update(overrides or {})
     character = character_create(ecosystem=ecosystem, **fields)
@@ -104,3 +104,18 @@ def character_import_card(
         avatar_type=image_type(card.avatar) or "" if card.avatar else "",
     )
     return character
+
+
+def character_import_card(
+    *,
+    ecosystem: Ecosystem,
+    data: bytes,
+    filename: str = "",
+    overrides: Mapping[str, float] | None = None,
+) -> Character:
+    """Read one card (JSON, PNG/APNG or CHARX) and import it as a character, whole or not at
+    all; the character and its card row only (``worlds.card_services.card_import`` also
+    brings its lorebook in)."""
+    return character_import_parsed_card(
+        ecosystem=ecosystem, card=parse_card(data, filename), overrides=overrides
+    )

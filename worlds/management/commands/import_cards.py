@@ -1,7 +1,8 @@
 """manage.py import_cards PATH... --ecosystem ID [--dry-run]
 
-Imports Character Cards (JSON, PNG/APNG, CHARX; V1/V2/V3) into one ecosystem, each card in a
-transaction of its own: a bad card is reported with its reason and the others still come in.
+Imports Character Cards (JSON, PNG/APNG, CHARX; V1/V2/V3) into one ecosystem, each card with
+its character_book (as the character's keyed lore entries) in a transaction of its own: a bad
+card is reported with its reason and the others still come in.
 A progress bar on stderr; a line per card and a summary on stdout; exit status 1 when any
 card was refused.
 """
@@ -16,7 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from characters.cards.errors import CardError, CardTooLarge
 from characters.management.progress import ProgressBar
 from characters.models import Ecosystem
-from characters.services import character_card_preview, character_import_card
+from core.errors import ApplicationError
+from worlds.card_services import card_import, card_preview
 
 
 class Command(BaseCommand):
@@ -46,16 +48,17 @@ class Command(BaseCommand):
                     raise CardTooLarge(f"over the limit of {limit} bytes")
                 data = path.read_bytes()
                 if options["dry_run"]:
-                    card = character_card_preview(data=data, filename=path.name)
+                    card = card_preview(data=data, filename=path.name)
                     scores = " ".join(f"{v:.2f}" for v in card.big_five.values())
                     self.stdout.write(f"ok   {path}: {card.data['name']} (OCEAN {scores})")
                 else:
-                    character = character_import_card(
-                        ecosystem=ecosystem, data=data, filename=path.name
+                    character = card_import(ecosystem=ecosystem, data=data, filename=path.name)
+                    entries = character.documents.count()
+                    self.stdout.write(
+                        f"ok   {path}: {character.name} ({character.pk}), {entries} lore entries"
                     )
-                    self.stdout.write(f"ok   {path}: {character.name} ({character.pk})")
                 imported += 1
-            except (CardError, CardTooLarge) as error:
+            except ApplicationError as error:
                 refused += 1
                 self.stdout.write(f"FAIL {path}: {error.message} [{error.code}]")
             bar.update(done, len(paths))
