@@ -297,7 +297,8 @@ byId("character-index").addEventListener("click", (event) => {
 });
 
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && !panel.hidden) selectCharacter(null);
+  // Escape in the import dialog closes the dialog only.
+  if (event.key === "Escape" && !panel.hidden && !document.querySelector("dialog[open]")) selectCharacter(null);
 });
 
 /**

@@ -1,13 +1,16 @@
 """The Content-Security-Policy in a real browser (issue 17): every page a person opens (the
-observatory, a character, a scenario, the admin and the API docs) sends the header and
-works under it, with no violation reported and nothing in the console."""
+observatory with its Import card dialog, a character with its avatar, a scenario, the Lore
+page, the admin and the API docs) sends the header and works under it, with no violation
+reported and nothing in the console."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_observatory import make_harbor_town
+from characters.services import character_import_card
+from tests.characters.cardkit import b64, png_with, tiny_png, v2
+from tests.e2e.test_observatory import make_harbor_town, off_loop
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -89,6 +92,39 @@ def test_observatory_character_and_scenario_pages_work_under_the_policy(watch):
     bar = watch.page.locator("[data-energy-bar]").first
     expect(bar).to_have_attribute("style", re.compile(r"^width: \d+%;$"))
     watch.assert_clean("scenario")
+
+    watch.open(f"/ecosystems/{ecosystem.pk}/lore/")
+    expect(watch.page.locator("#documents-table")).to_have_attribute("data-loaded", "true")
+    watch.assert_clean("lore")
+
+
+def test_the_import_card_preview_and_avatars_work_under_the_policy(watch):
+    """The preview shows the card's image as a data: URL (img-src allows data:), the panel
+    and the character page load the avatar from the API (same site)."""
+    user = UserFactory()
+    ecosystem, _cast, _scenario = make_harbor_town(user)
+    card = png_with({"chara": b64(v2())}, image=tiny_png(size=6))
+    seraphina = off_loop(
+        character_import_card, ecosystem=ecosystem, data=card, filename="seraphina.png"
+    )
+    watch.session.login(user)
+    watch.open(f"/ecosystems/{ecosystem.pk}/")
+    watch.session.wait_live()
+    watch.page.get_by_role("button", name="Import card").click()
+    watch.page.set_input_files(
+        "#card-file", {"name": "again.png", "mimeType": "image/png", "buffer": card}
+    )
+    expect(watch.page.locator("#card-avatar")).to_be_visible()
+    watch.page.click("#card-cancel")
+    watch.page.locator(f'#character-index [data-character-id="{seraphina.pk}"]').click()
+    expect(watch.page.locator("#panel-avatar")).to_be_visible()
+    watch.page.wait_for_load_state("networkidle")
+    watch.assert_clean("observatory with the import preview and an avatar")
+
+    watch.open(f"/characters/{seraphina.pk}/")
+    expect(watch.page.locator("#character-avatar")).to_be_visible()
+    watch.page.wait_for_load_state("networkidle")
+    watch.assert_clean("character with an avatar")
 
 
 def test_admin_login_and_index_work_under_the_policy(watch):
