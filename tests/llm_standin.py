@@ -10,9 +10,13 @@ Import the ones a module needs (``from tests.llm_standin import llm_standin, ...
 - ``llm_worker_env`` (module): the same settings in ``os.environ``, so the servers and Celery
   workers a test starts afterwards (they copy the environment) use the stand-in too; restored
   after the module. Ask for it *before* ``celery_cluster``.
+- ``scripted_llm`` (module): a ``ScriptedStandIn``, the same server answering the texts a
+  test scripts (``model.script(...)``) before its own lines, and keeping each request's body.
 """
 
+import json
 import os
+from collections import deque
 from collections.abc import Iterator
 
 import pytest
@@ -76,3 +80,39 @@ def llm_worker_env(llm_standin) -> Iterator[LLMStandIn]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+class ScriptedStandIn(LLMStandIn):
+    """The stand-in, answering scripted texts first: ``script("Otto: Hi.", ...)`` queues
+    the contents of its next answers (a model that speaks for others, say), after which it
+    answers with its own lines again. ``bodies`` holds every chat-completions request body,
+    so a test can read the prompt that was sent."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.scripted: deque[str] = deque()
+        self.bodies: list[dict] = []
+
+    def script(self, *contents: str) -> None:
+        self.scripted.clear()
+        self.scripted.extend(contents)
+        self.bodies.clear()
+
+    async def _handle(self, method: str, path: str, body: bytes) -> tuple[int, object]:
+        status, payload = await super()._handle(method, path, body)
+        if status == 200 and path == "/v1/chat/completions":
+            self.bodies.append(json.loads(body))
+            if self.scripted and isinstance(payload, dict):
+                payload["choices"][0]["message"]["content"] = self.scripted.popleft()
+        return status, payload
+
+
+@pytest.fixture(scope="module")
+def scripted_llm(request) -> Iterator[ScriptedStandIn]:
+    latency = getattr(request.module, "LLM_STANDIN_LATENCY_SECONDS", DEFAULT_LATENCY_SECONDS)
+    model = ScriptedStandIn(latency=latency)
+    model.start()
+    try:
+        yield model
+    finally:
+        model.stop()

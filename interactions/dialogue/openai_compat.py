@@ -2,24 +2,33 @@
 
 Ollama (``http://127.0.0.1:11434/v1``), llama.cpp's server, vLLM, LM Studio or OpenAI itself:
 one POST to ``{base_url}/chat/completions`` per line. The character's persona, feelings,
-relationship and the scenario go into the system prompt; the recent conversation follows as
-user/assistant turns. Whatever goes wrong (timeout, refused connection, an error status,
-a body that is not the expected JSON, an empty answer) is logged and the fallback backend
-(the template generator) speaks instead, so an interaction never fails because of the model.
+relationship, memories, lore, the scenario and the card's voice examples go into the system
+prompt; the recent conversation follows as user/assistant turns. A reply that speaks for
+another character is cut to the speaker's own part (asked again once if nothing is left).
+Whatever goes wrong (timeout, refused connection, an error status, a body that is not the
+expected JSON, an empty answer) is logged and the fallback backend (the template generator)
+speaks instead, so an interaction never fails because of the model (docs/dialogue.md).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import time
+import zlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 
 from characters.emotion import label as emotion_label
 from characters.personality import TRAIT_HIGH, TRAIT_LOW, BigFive
-from interactions.dialogue.base import DialogueBackend, DialogueContext, DialogueLine
+from interactions.dialogue.base import (
+    DialogueBackend,
+    DialogueContext,
+    DialogueLine,
+    card_text,
+)
 from interactions.dialogue.template.recall import RecallingTemplateBackend, content_words
 from relationships.dynamics import relationship_label_of
 
@@ -37,6 +46,13 @@ MAX_RECENT_TURNS = 8
 # first, then lore; an item that does not fit whole is cut at a word (docs/dialogue.md).
 MEMORY_LORE_TOKEN_BUDGET = 240
 TOKENS_PER_WORD = 1.3
+# The card's example dialogue (mes_example) and greetings get a budget of their own, by
+# whole lines: enough for a few exchanges that show the voice.
+VOICE_TOKEN_BUDGET = 160
+VOICE_EXAMPLES_READ_CHARS = 4000
+# A second request (after a reply that spoke only for others) is sent only if at least this
+# much of the line's timeout is left: both requests together stay within the timeout.
+MIN_RETRY_SECONDS = 0.5
 
 # The failures a flaky or misconfigured server produces. Anything else is a bug here and
 # should surface, not be papered over by the fallback.
@@ -87,6 +103,11 @@ _INTERACTION_WORDS = {
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _STAGE_DIRECTION = re.compile(r"\*[^*]{1,200}\*|\([^)]{1,200}\)(?=\s|$)")
+_START_MARKER = re.compile(r"^\s*<start>\s*$", re.IGNORECASE)
+_SPEECH_VERBS = (
+    "said|says|replied|replies|answered|answers|asked|asks|responded|responds|added|adds|"
+    "shouted|shouts|whispered|whispers|muttered|mutters|called|calls"
+)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 _QUOTES = "\"'\u201c\u201d\u2018\u2019"
 
@@ -146,9 +167,12 @@ def system_prompt(ctx: DialogueContext) -> str:
     if objectives:
         lines.append("Objectives of the scene: " + "; ".join(objectives) + ".")
     lines += memory_and_lore_lines(ctx)
+    lines += voice_lines(ctx)
     lines.append(
-        "Answer with one or two short sentences of spoken dialogue in plain English: no "
-        "narration, no stage directions, no quotation marks, no name in front."
+        f"Speak only for yourself: never write what {ctx.listener.name} or anyone else says, "
+        f"and never continue the conversation with their lines. Answer with one or two short "
+        f"sentences of {ctx.speaker.name}'s spoken dialogue in plain English: no narration, "
+        "no stage directions, no quotation marks, no name in front."
     )
     return "\n".join(lines)
 
@@ -182,6 +206,93 @@ def memory_and_lore_lines(
     if known:
         lines.append("What you know of your world:\n" + "\n".join(known))
     return lines
+
+
+def _example_lines(text: str, *, char: str, user: str) -> list[str]:
+    """A card's example dialogue as lines: placeholders resolved, ``<START>`` markers and
+    stage directions dropped, blank lines left out."""
+    lines = []
+    # The budget holds about a hundred words: the head of a long card is enough.
+    for raw in card_text(text[:VOICE_EXAMPLES_READ_CHARS], char=char, user=user).splitlines():
+        if _START_MARKER.match(raw):
+            continue
+        line = " ".join(_STAGE_DIRECTION.sub(" ", raw).split())
+        if line.strip(" :"):
+            lines.append(line)
+    return lines
+
+
+def _within_budget(lines: Iterable[str], budget: int) -> list[str]:
+    """Whole lines while they fit in ``budget`` estimated tokens; the first one is cut at a
+    word with "..." when even it does not fit."""
+    kept: list[str] = []
+    left = budget
+    for line in lines:
+        cost = estimated_tokens(line)
+        if cost <= left:
+            kept.append(line)
+            left -= cost
+            continue
+        if not kept and int(left / TOKENS_PER_WORD) > 3:
+            kept.append(" ".join(line.split()[: int(left / TOKENS_PER_WORD)]) + " ...")
+        break
+    return kept
+
+
+def voice_lines(ctx: DialogueContext, budget: int = VOICE_TOKEN_BUDGET) -> list[str]:
+    """The card's voice for the prompt, within ``budget`` estimated tokens: its example
+    dialogue (``voice_examples``, a card's ``mes_example``) and, when the speaker opens a
+    greeting, its greetings as examples (first, since they fit the moment best)."""
+    speaker, listener = ctx.speaker, ctx.listener
+    examples = _example_lines(speaker.voice_examples, char=speaker.name, user=listener.name)
+    greetings = []
+    if ctx.utterance is None and ctx.interaction_type == "greeting":
+        for greeting in speaker.greetings:
+            line = clean_reply(card_text(greeting, char=speaker.name, user=listener.name), "")
+            if line:
+                greetings.append(f"- {line}")
+    sections = []
+    left = budget
+    for heading, section in (
+        ("Greetings you have opened with before (use one as it is, or one like it):", greetings),
+        (
+            "How you talk (example lines in your voice, not things that happened; "
+            "match the manner, not the words):",
+            examples,
+        ),
+    ):
+        kept = _within_budget(section, left)
+        if kept:
+            sections.append(heading + "\n" + "\n".join(kept))
+            left -= sum(estimated_tokens(line) for line in kept)
+    return sections
+
+
+def card_greeting(ctx: DialogueContext) -> str | None:
+    """The card greeting a character opens with when it meets someone for the first time.
+
+    For an opening (``utterance`` None) of a ``greeting`` with a listener the speaker has
+    never spoken to, one of the speaker's ``greetings`` (picked by the seed, the pair and
+    the greetings themselves, so a replay picks the same one), placeholders resolved and
+    cleaned as a model's answer is (narration dropped, two sentences at most). None
+    otherwise, or when nothing is left of it: the model writes the line.
+    """
+    speaker, listener = ctx.speaker, ctx.listener
+    if (
+        ctx.utterance is not None
+        or ctx.interaction_type != "greeting"
+        or ctx.relationship.interaction_count > 0
+        or not speaker.greetings
+    ):
+        return None
+    key = f"greeting|{ctx.seed}|{speaker.id}|{listener.id}|{len(speaker.greetings)}"
+    greeting = speaker.greetings[zlib.crc32(key.encode()) % len(speaker.greetings)]
+    line = clean_reply(
+        card_text(greeting, char=speaker.name, user=listener.name),
+        speaker.name,
+        others=cast_of(ctx),
+    )
+    return line or None
 
 
 def drew_on(ctx: DialogueContext, reply: str) -> tuple[dict[str, str], ...]:
@@ -229,18 +340,90 @@ def build_messages(ctx: DialogueContext) -> list[dict[str, str]]:
     return messages
 
 
-def clean_reply(content: str, speaker_name: str) -> str:
+def cast_of(ctx: DialogueContext) -> tuple[str, ...]:
+    """The other characters the speaker must not speak for: the listener and everyone in
+    the recent conversation."""
+    names = {ctx.listener.name, *(name for name, _ in ctx.recent)}
+    names.discard(ctx.speaker.name)
+    return tuple(sorted(name for name in names if name.strip()))
+
+
+def _aliases(speaker_name: str, others: Iterable[str]) -> dict[str, str]:
+    """Every name a speaker tag may use (lower case) -> whose it is ("" for the speaker):
+    full names, and first names of three letters or more that no two people share."""
+    owners = {"": speaker_name, **{name: name for name in others}}
+    aliases: dict[str, str] = {}
+    first_names: dict[str, set[str]] = {}
+    for owner, name in owners.items():
+        name = " ".join(name.split())
+        if not name:
+            continue
+        aliases[name.lower()] = owner
+        first = name.split(" ")[0].lower()
+        if first != name.lower() and len(first) >= 3:
+            first_names.setdefault(first, set()).add(owner)
+    for first, holders in first_names.items():
+        if len(holders) == 1 and first not in aliases:
+            aliases[first] = holders.pop()
+    return aliases
+
+
+def _speaker_tags(aliases: dict[str, str]) -> re.Pattern[str]:
+    """A line given to someone: at the start of the text, of a line or of a sentence, a
+    name (maybe in markdown or brackets, maybe with a parenthetical) and a colon, or a name
+    and a speech verb followed by a colon, a comma or a quotation ("**Otto**:", "Otto:",
+    "[Otto]:", "Otto (grinning):", "Otto said:", 'Otto says, "...'). "Otto said you would
+    come" is the speaker reporting, not a tag."""
+    names = "|".join(re.escape(alias) for alias in sorted(aliases, key=len, reverse=True))
+    return re.compile(
+        r"(?:^|(?<=\n)|(?<=[.!?\u2026]\s)|(?<=[.!?\u2026][\"')\]\u201d]\s))"
+        r"[ \t>*_\[\"\u201c]*"
+        rf"(?P<name>{names})"
+        r"[*_\]]*(?:\s*\([^)\n]{0,40}\))?[*_]*[ \t]*"
+        rf"(?::|(?:{_SPEECH_VERBS})\b[ \t]*(?:[:,]|(?=[\"\u201c])))[*_]*",
+        re.IGNORECASE,
+    )
+
+
+def own_part(text: str, speaker_name: str, others: Iterable[str] = ()) -> str:
+    """The speaker's own words in ``text``: the first stretch that is the speaker's (before
+    any tag, or after the speaker's own "Name:"), up to the first line given to anyone else.
+    "" when every line is someone else's."""
+    aliases = _aliases(speaker_name, others)
+    if not aliases:
+        return text
+    segments: list[tuple[str, str]] = []  # (owner, words); owner "" is the speaker
+    position, owner = 0, ""
+    for match in _speaker_tags(aliases).finditer(text):
+        segments.append((owner, text[position : match.start()]))
+        owner = aliases[match.group("name").lower()]
+        position = match.end()
+    segments.append((owner, text[position:]))
+    own = ""
+    for index, (who, words) in enumerate(segments):
+        if who == "" and words.strip():
+            own = words
+            # The speaker's own next tagged lines run on (``Mara: ... Mara: ...``).
+            for next_who, next_words in segments[index + 1 :]:
+                if next_who != "":
+                    break
+                own += " " + next_words
+            break
+    return own.strip()
+
+
+def clean_reply(content: str, speaker_name: str, others: Iterable[str] = ()) -> str:
     """The spoken line out of a model's answer: one or two sentences, at most 500 chars.
 
-    Drops reasoning blocks (``<think>...</think>``), stage directions, a leading
-    "Name:" and wrapping quotes; returns "" when nothing is left.
+    Drops reasoning blocks (``<think>...</think>``), keeps only the speaker's own part
+    (``own_part``: a leading "Mara:", "**Mara**:" or "Mara says:" is dropped, and lines
+    given to ``others`` are cut), then stage directions and wrapping quotes; returns ""
+    when nothing is left.
     """
     text = _THINK_BLOCK.sub(" ", content)
+    text = own_part(text, speaker_name, others) if speaker_name else text
     text = _STAGE_DIRECTION.sub(" ", text)
     text = " ".join(text.split())
-    for prefix in (f"{speaker_name}:", f"**{speaker_name}:**", f"{speaker_name} says:"):
-        if text.lower().startswith(prefix.lower()):
-            text = text[len(prefix) :].strip()
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
         text = text[1:-1].strip()
     sentences = _SENTENCE_SPLIT.split(text)
@@ -290,16 +473,33 @@ class OpenAICompatBackend:
         return self._complete(ctx, self.fallback.reply)
 
     def opening(self, ctx: DialogueContext) -> str:
+        greeting = card_greeting(ctx)
+        if greeting is not None:
+            return greeting
         return self._complete(ctx, self.fallback.opening)
 
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
 
-    def request_body(self, ctx: DialogueContext) -> dict[str, Any]:
+    def request_body(self, ctx: DialogueContext, *, reminder: bool = False) -> dict[str, Any]:
+        """The chat-completions body; ``reminder`` adds the rule against speaking for
+        others once more at the end (the second request, after a reply that broke it)."""
+        messages = build_messages(ctx)
+        if reminder:
+            others = ", ".join(cast_of(ctx)) or "anyone else"
+            messages.append(
+                {
+                    "role": "user",
+                    "content": (
+                        f"(Answer as {ctx.speaker.name} only, in {ctx.speaker.name}'s own "
+                        f"words. Do not write lines for {others}, and put no name in front.)"
+                    ),
+                }
+            )
         return {
             "model": self.model,
-            "messages": build_messages(ctx),
+            "messages": messages,
             "max_tokens": MAX_TOKENS,
             "temperature": TEMPERATURE,
             "stream": False,
@@ -311,16 +511,41 @@ class OpenAICompatBackend:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
+    def _ask(self, ctx: DialogueContext, *, timeout: float, reminder: bool) -> str:
+        response = self._client.post(
+            self.url,
+            json=self.request_body(ctx, reminder=reminder),
+            headers=self._headers(),
+            timeout=timeout,
+        )
+        response.raise_for_status()
+        content = response.json()["choices"][0]["message"]["content"]
+        if not isinstance(content, str):
+            raise TypeError(f"message content is {type(content).__name__}, not a string")
+        return content
+
     def _complete(self, ctx: DialogueContext, fallback: Callable[[DialogueContext], str]) -> str:
+        """The model's line, cut to the speaker's own part. A reply with nothing of the
+        speaker's (every line given to someone else) is asked again once, reminded, if at
+        least MIN_RETRY_SECONDS of the timeout is left; both requests share the timeout."""
+        deadline = time.monotonic() + self.timeout
+        others = cast_of(ctx)
         try:
-            response = self._client.post(
-                self.url, json=self.request_body(ctx), headers=self._headers(), timeout=self.timeout
-            )
-            response.raise_for_status()
-            content = response.json()["choices"][0]["message"]["content"]
-            if not isinstance(content, str):
-                raise TypeError(f"message content is {type(content).__name__}, not a string")
-            text = clean_reply(content, ctx.speaker.name)
+            content = self._ask(ctx, timeout=self.timeout, reminder=False)
+            text = clean_reply(content, ctx.speaker.name, others)
+            if not text and clean_reply(content, ctx.speaker.name):
+                left = deadline - time.monotonic()
+                if left < MIN_RETRY_SECONDS:
+                    raise ValueError("the model spoke only for others; no time to ask again")
+                logger.info(
+                    "Dialogue backend %r spoke only for others as %s; asking again.",
+                    self.model,
+                    ctx.speaker.name,
+                )
+                content = self._ask(ctx, timeout=left, reminder=True)
+                text = clean_reply(content, ctx.speaker.name, others)
+                if not text and clean_reply(content, ctx.speaker.name):
+                    raise ValueError("the model spoke only for others, twice")
             if not text:
                 raise ValueError("the model returned an empty reply")
         except BACKEND_ERRORS as error:

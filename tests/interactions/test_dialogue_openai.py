@@ -1,8 +1,11 @@
 """The OpenAI-compatible dialogue backend against recorded server responses (httpx.MockTransport).
 
-Nothing here needs a model server: every response comes from tests/interactions/fixtures/.
+Most tests need no model server: their responses come from tests/interactions/fixtures/. The
+rules against speaking for others and the card's voice run against the stand-in server
+(tests/llm_standin.py), scripted to answer what a test needs.
 """
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -13,16 +16,21 @@ import pytest
 from characters.emotion import PAD
 from characters.personality import BigFive
 from interactions.dialogue import get_backend
-from interactions.dialogue.base import DialogueContext, Speaker
+from interactions.dialogue.base import DialogueContext, Speaker, card_text
 from interactions.dialogue.openai_compat import (
     MAX_REPLY_CHARS,
     MAX_TOKENS,
+    MIN_RETRY_SECONDS,
     TEMPERATURE,
+    VOICE_TOKEN_BUDGET,
     OpenAICompatBackend,
     clean_reply,
+    estimated_tokens,
+    voice_lines,
 )
 from interactions.dialogue.template import TemplateBackend
 from relationships.dynamics import RelationshipState
+from tests.llm_standin import ScriptedStandIn, scripted_llm  # noqa: F401 (a fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE_URL = "http://127.0.0.1:11434/v1"
@@ -313,3 +321,190 @@ def test_get_backend_needs_a_base_url_and_a_model_for_openai():
 )
 def test_clean_reply(content, expected):
     assert clean_reply(content, "Mara") == expected
+
+
+# --- Speaking only for oneself, against the stand-in scripted to break the rule -------------------
+
+# The stand-in (tests/llm_standin.py) answers at once: these tests are about the text.
+LLM_STANDIN_LATENCY_SECONDS = 0.01
+
+OTTO_NEARBY = dataclasses.replace(
+    CONTEXT,
+    recent=(
+        ("Otto", "Has anyone seen my nets?"),
+        ("Tomas", "Morning, Mara."),
+        ("Mara", "Morning! Bread's still warm."),
+    ),
+)
+
+
+@pytest.fixture
+def model(request) -> ScriptedStandIn:
+    """The stand-in server (module-scoped), scripted afresh by each test."""
+    return request.getfixturevalue("scripted_llm")
+
+
+def standin_backend(model: ScriptedStandIn, timeout: float = 5.0) -> OpenAICompatBackend:
+    return OpenAICompatBackend(model.base_url, model.model, timeout=timeout)
+
+
+def test_the_prompt_forbids_speaking_for_the_listener_and_anyone_else():
+    server = RecordedServer("ollama_chat_completion.json")
+    backend_for(server).reply(CONTEXT)
+    system = server.body["messages"][0]["content"]
+    assert "never write what Tomas or anyone else says" in system
+    assert "no name in front" in system
+
+
+@pytest.mark.parametrize(
+    ("answer", "line"),
+    [
+        ("Otto: Where were you?\nMara: At the bakery, where else.", "At the bakery, where else."),
+        ("**Otto**: Where were you?\n**Mara**: Baking, Otto.", "Baking, Otto."),
+        ("**Otto:** Where were you?\n**Mara:** Baking, Otto.", "Baking, Otto."),
+        ('Otto said, "Thanks, Mara."\nMara: Any time.', "Any time."),
+        ("Otto says: My nets!\nMara (laughing): Under the pier.", "Under the pier."),
+        (
+            "It's behind the flour sacks.\nTomas: Oh, thanks!\nMara: Any time.",
+            "It's behind the flour sacks.",
+        ),
+        ("It's behind the flour sacks. Tomas: Oh, thanks!", "It's behind the flour sacks."),
+        ("Right here, Tomas.\n\nOtto: And my nets?", "Right here, Tomas."),
+        ("Mara: It's in the drawer, Tomas.", "It's in the drawer, Tomas."),
+        ("**Mara:** It's in the drawer.", "It's in the drawer."),
+        ("**Mara**: It's in the drawer.", "It's in the drawer."),
+        ("Mara says: It's in the drawer.", "It's in the drawer."),
+        # Not lines given to someone: addressing them, or reporting what they said.
+        ("Tomas, it's in the drawer.", "Tomas, it's in the drawer."),
+        ("Otto said you would ask about it.", "Otto said you would ask about it."),
+    ],
+)
+def test_a_reply_is_cut_to_the_speakers_own_part(model, answer, line):
+    model.script(answer)
+    assert standin_backend(model).reply(OTTO_NEARBY) == line
+    assert len(model.bodies) == 1
+
+
+def test_a_reply_that_is_all_someone_elses_is_asked_again_once_with_a_reminder(model):
+    model.script("Tomas: Thank you so much!\nOtto: And my nets?", "Behind the flour sacks.")
+    line = standin_backend(model).reply(OTTO_NEARBY)
+    assert line == "Behind the flour sacks."
+    assert len(model.bodies) == 2
+    reminder = model.bodies[1]["messages"][-1]
+    assert reminder["role"] == "user"
+    assert "Answer as Mara only" in reminder["content"]
+    assert "Otto, Tomas" in reminder["content"]
+    assert model.bodies[1]["messages"][:-1] == model.bodies[0]["messages"]
+
+
+def test_speaking_for_others_twice_falls_back_to_the_template_line(model, caplog):
+    model.script("Tomas: Thank you!", "**Otto**: My nets!")
+    backend = standin_backend(model)
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        line = backend.reply(OTTO_NEARBY)
+    assert line == backend.fallback.reply(OTTO_NEARBY)
+    assert len(model.bodies) == 2
+    assert "spoke only for others, twice" in caplog.text
+
+
+def test_no_second_request_when_the_timeout_leaves_no_time_for_it(model, caplog):
+    model.script("Tomas: Thank you!", "Behind the flour sacks.")
+    backend = standin_backend(model, timeout=MIN_RETRY_SECONDS * 0.8)
+    with caplog.at_level(logging.WARNING, logger=LOGGER_NAME):
+        line = backend.reply(OTTO_NEARBY)
+    assert line == backend.fallback.reply(OTTO_NEARBY)
+    assert len(model.bodies) == 1
+    assert "no time to ask again" in caplog.text
+
+
+def test_an_empty_answer_is_not_asked_again(model):
+    model.script("*shrugs*", "Behind the flour sacks.")
+    backend = standin_backend(model)
+    assert backend.reply(OTTO_NEARBY) == backend.fallback.reply(OTTO_NEARBY)
+    assert len(model.bodies) == 1
+
+
+# --- The card's voice: example dialogue and greetings -------------------------------------------
+
+CARD_MARA = dataclasses.replace(
+    MARA,
+    greetings=(
+        "*wipes flour off her hands* Welcome, {{user}}! I'm {{char}}. The rye is still warm, "
+        "and the gossip is fresher.",
+        "Oh! A new face. Come in, {{user}}, come in.",
+    ),
+    voice_examples=(
+        "<START>\n{{user}}: Morning.\n{{char}}: *beams* Morning, love! Bread's nearly out, "
+        "isn't it grand?\n<START>\n{{user}}: Can I have the burnt one?\n"
+        "{{char}}: Burnt? In <BOT>'s bakery? Never, <USER>."
+    ),
+)
+FIRST_GREETING = DialogueContext(
+    speaker=CARD_MARA,
+    listener=TOMAS,
+    interaction_type="greeting",
+    relationship=RelationshipState(0.0, 0.3, 0),
+    utterance=None,
+    seed=3,
+)
+
+
+def test_card_placeholders_are_resolved_in_any_case():
+    assert card_text("{{Char}} greets {{ user }}; <BOT> to <user>.", char="Mara", user="Tomas") == (
+        "Mara greets Tomas; Mara to Tomas."
+    )
+
+
+def test_voice_examples_go_into_the_system_prompt_resolved_and_without_narration(model):
+    model.script("Morning, Tomas.")
+    standin_backend(model).reply(dataclasses.replace(CONTEXT, speaker=CARD_MARA))
+    system = model.bodies[0]["messages"][0]["content"]
+    assert "How you talk" in system
+    assert "Tomas: Morning." in system
+    assert "Mara: Morning, love! Bread's nearly out, isn't it grand?" in system
+    assert "Mara: Burnt? In Mara's bakery? Never, Tomas." in system
+    for raw in ("{{", "<START>", "<BOT>", "beams", "*"):
+        assert raw not in system, raw
+    # A reply is not a greeting: the card's greetings are not examples here.
+    assert "Welcome, Tomas" not in system
+
+
+def test_voice_examples_stay_within_their_token_budget():
+    many = "\n".join(f"{{{{char}}}}: Example line number {n} in my own voice." for n in range(60))
+    ctx = dataclasses.replace(CONTEXT, speaker=dataclasses.replace(MARA, voice_examples=many))
+    [section] = voice_lines(ctx)
+    lines = section.splitlines()[1:]
+    assert lines[0] == "Mara: Example line number 0 in my own voice."
+    assert sum(estimated_tokens(line) for line in lines) <= VOICE_TOKEN_BUDGET
+    assert 5 < len(lines) < 60
+
+
+def test_a_first_greeting_opens_with_a_card_greeting_without_asking_the_model(model):
+    model.script("This should not be used.")
+    line = standin_backend(model).opening(FIRST_GREETING)
+    greetings = {
+        "Welcome, Tomas! I'm Mara.",  # narration dropped, two sentences at most
+        "Oh! A new face.",
+    }
+    assert line in greetings
+    assert model.bodies == []
+    # The same seed, pair and greetings pick the same one (a replay says the same).
+    assert standin_backend(model).opening(FIRST_GREETING) == line
+
+
+def test_a_later_greeting_gives_the_card_greetings_to_the_model_as_examples(model):
+    model.script("Tomas! Back for more rye?")
+    later = dataclasses.replace(FIRST_GREETING, relationship=RelationshipState(0.3, 0.5, 4))
+    line = standin_backend(model).opening(later)
+    assert line == "Tomas! Back for more rye?"
+    system = model.bodies[0]["messages"][0]["content"]
+    assert "Greetings you have opened with before" in system
+    assert "- Welcome, Tomas! I'm Mara." in system
+    assert "- Oh! A new face." in system
+
+
+def test_a_first_chat_is_not_opened_with_a_card_greeting(model):
+    model.script("Tomas, have you tried the rye?")
+    chat = dataclasses.replace(FIRST_GREETING, interaction_type="chat")
+    assert standin_backend(model).opening(chat) == "Tomas, have you tried the rye?"
+    assert "Greetings you have opened with" not in model.bodies[0]["messages"][0]["content"]
