@@ -639,3 +639,154 @@ def test_each_event_arrives_exactly_once_in_seq_order(since, batches, deliveries
     client, log = run(scenario)
     assert client.seqs() == list(range(since + 1, log.last_seq + 1))
     assert client.closed_with is None
+
+
+# --- Ephemeral frames: no seq, never queued, never replayed ---------------------------------------
+
+
+def speaking(name: str = "Mira", on: bool = True) -> LiveEvent:
+    """A ``speaking`` frame as the hub hands it over (``seq`` 0: not an event)."""
+    frame = {
+        "type": "speaking",
+        "data": {"character_id": f"id-{name}", "name": name, "scenario_id": None, "speaking": on},
+    }
+    return LiveEvent(0, encode_frame(frame))
+
+
+async def flushed() -> None:
+    """Let the sends started by a hand-over run."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+def test_an_ephemeral_frame_reaches_a_live_client_without_seq_and_moves_no_position():
+    async def scenario():
+        log, client = FakeLog(), FakeClient()
+        log.append(2)
+        delivery = delivery_of(client, log)
+        await delivery.open()
+        await settled(delivery)
+        delivery.receive_ephemeral(speaking())
+        await flushed()
+        position = (delivery.last_sent, len(delivery.pending))
+        delivery.receive_live(log.append(1))
+        await settled(delivery)
+        delivery.stop()
+        return client, position
+
+    client, position = run(scenario)
+    assert position == (2, 0)
+    assert [frame["type"] for frame in client.frames] == [
+        "user_message",
+        "user_message",
+        "heartbeat",
+        "speaking",
+        "user_message",
+    ]
+    [frame] = client.of_type("speaking")
+    assert frame == json.loads(speaking().text)
+    assert "seq" not in frame
+    assert client.seqs() == [1, 2, 3]
+
+
+def test_a_direct_transport_writes_an_ephemeral_frame_from_the_hand_over():
+    async def scenario():
+        log, client = FakeLog(), FakeClient(direct=True)
+        delivery = delivery_of(client, log)
+        await delivery.open()
+        await settled(delivery)
+        delivery.receive_ephemeral(speaking())
+        written = list(client.of_type("speaking"))  # no await in between
+        delivery.stop()
+        return written
+
+    assert len(run(scenario)) == 1
+
+
+def test_ephemeral_frames_during_the_replay_are_dropped_and_the_replay_is_whole():
+    async def scenario():
+        log, client = FakeLog(), FakeClient(direct=True)
+        log.append(4)
+        log.reads_wait = asyncio.Event()
+        delivery = delivery_of(client, log)
+        await delivery.open()
+        await asyncio.sleep(0)
+        assert delivery.phase is Phase.REPLAYING
+        delivery.receive_ephemeral(speaking())
+        log.reads_wait.set()
+        await settled(delivery)
+        await flushed()
+        delivery.stop()
+        return client
+
+    client = run(scenario)
+    assert client.of_type("speaking") == []
+    assert client.seqs() == [1, 2, 3, 4]
+
+
+def test_an_ephemeral_frame_to_a_backed_up_client_is_dropped_not_queued():
+    async def scenario():
+        log, client = FakeLog(), FakeClient(direct=True)
+        delivery = delivery_of(client, log)
+        await delivery.open()
+        await settled(delivery)
+        client.backlog = QUIET.write_backlog_high_water + 1
+        for _ in range(QUIET.max_pending * 3):  # far past the pending bound: no 4008
+            delivery.receive_ephemeral(speaking())
+        await flushed()
+        state = (len(delivery.pending), delivery.phase, client.closed_with)
+        client.backlog = 0
+        delivery.receive_live(log.append(1))
+        await settled(delivery)
+        delivery.stop()
+        return client, state
+
+    client, state = run(scenario)
+    assert state == (0, Phase.LIVE, None)
+    assert client.of_type("speaking") == []
+    assert client.seqs() == [1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["event", "speaking", "yield"]), st.integers(1, 3)),
+        max_size=40,
+    ),
+    direct=st.booleans(),
+)
+def test_ephemeral_frames_never_disturb_exactly_once_in_order(steps, direct):
+    """Events and speaking frames interleaved in any order: every event once, in order;
+    every frame without a seq is a heartbeat or a speaking frame, and no more speaking
+    frames arrive than were handed over."""
+
+    async def scenario():
+        log, client = FakeLog(), FakeClient(direct=direct)
+        config = dataclasses.replace(QUIET, max_pending=1000)
+        delivery = delivery_of(client, log, config=config)
+        await delivery.open()
+        handed = 0
+        for kind, count in steps:
+            if kind == "event":
+                delivery.receive_live(log.append(count))
+            elif kind == "speaking":
+                for _ in range(count):
+                    delivery.receive_ephemeral(speaking(on=bool(handed % 2)))
+                    handed += 1
+            else:
+                for _ in range(count):
+                    await asyncio.sleep(0)
+        delivery.receive_live(log.append(1))
+        await settled(delivery)
+        await flushed()
+        delivery.stop()
+        return client, log, handed
+
+    client, log, handed = run(scenario)
+    assert client.seqs() == list(range(1, log.last_seq + 1))
+    assert {frame["type"] for frame in client.frames if "seq" not in frame} <= {
+        "heartbeat",
+        "speaking",
+    }
+    assert len(client.of_type("speaking")) <= handed
+    assert client.closed_with is None
