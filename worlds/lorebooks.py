@@ -405,8 +405,9 @@ def character_book(
     out.extend(_book_entry_out(entry, None) for entry in new)
     if not out and stored is None:
         return None
-    book = {key: value for key, value in (stored or {}).items() if key != "entries"}
-    book.setdefault("extensions", {})
+    if stored is None:  # a book made here: the spec's required fields
+        return {"extensions": {}, "entries": out}
+    book = {key: value for key, value in stored.items() if key != "entries"}
     book["entries"] = out
     return book
 

@@ -175,7 +175,7 @@ def _set(path: list[Any], value: Any):
             _set(["interactions", 0, "scenario"], "4c0d5a3e-0000-4000-8000-000000000000"),
             "names no scenario of this archive",
         ),
-        (_set(["scenarios", 0, "tick_seconds"], 0.1), "scenarios[0].tick_seconds:"),
+        (_set(["scenarios", 0, "tick_seconds"], 0.1), "breaks a rule of the database"),
         (_set(["events", 0, "seq"], -1), "events[0].seq"),
         (_set(["events", 1, "seq"], 1), "events[1].seq: must be a positive number, once per seq"),
         (_set(["events", 0, "payload"], "text"), "events[0].payload"),

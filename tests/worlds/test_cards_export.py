@@ -10,9 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from characters.models import Character, CharacterCard
 from characters.services import character_create
+from lore.models import Document
+from lore.services import document_create, document_delete, document_update
+from tests.characters import cardkit
 from tests.factories import EcosystemFactory
-
-from . import cardkit
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +55,16 @@ def import_file(api, ecosystem, data: bytes, name: str) -> Character:
     )
     assert response.status_code == 201, response.json()
     return Character.objects.get(pk=response.json()["id"])
+
+
+LORE_FIELDS = ("title", "content", "keys", "secondary_keys", "constant", "order", "enabled")
+
+
+def lore_fields(character: Character) -> list[tuple]:
+    return [
+        tuple(getattr(document, field) for field in LORE_FIELDS)
+        for document in Document.objects.filter(characters=character).order_by("pk")
+    ]
 
 
 def assert_same_character(first: Character, second: Character) -> None:
@@ -158,6 +169,8 @@ def test_imported_card_round_trips_field_by_field(api, ecosystem, container):
     assert second_card.data["extensions"]["depth_prompt"] == {"depth": 4, "prompt": "x"}
     if container == "png":
         assert bytes(second_card.avatar) == bytes(first_card.avatar) == image
+    # The book came in as lore and went out again: the same entries, field by field.
+    assert lore_fields(second) == lore_fields(first) and len(lore_fields(first)) == 2
     # And once more: the second export equals the first.
     again = api.get(f"/api/v1/characters/{second.pk}/card.json").json()
     assert again == api.get(f"/api/v1/characters/{first.pk}/card.json").json()
@@ -200,3 +213,74 @@ def test_exported_json_is_valid_for_v2_readers_too(api, ecosystem):
     for field in ("alternate_greetings", "tags"):
         assert isinstance(v2["data"][field], list)
     assert json.loads(json.dumps(v2)) == v2
+
+
+def test_export_writes_the_characters_current_lore_as_its_book(api, ecosystem):
+    character = import_file(api, ecosystem, json.dumps(cardkit.v3()).encode(), "s.json")
+    glade, amulet = Document.objects.filter(characters=character).order_by("pk")
+    document_update(document=glade, content="The glade moved north.", keys=["glade", "clearing"])
+    document_delete(document=amulet)
+    document_create(
+        ecosystem=ecosystem,
+        title="Wolves",
+        content="Wolves guard the glade at night.",
+        keys=["wolf"],
+        order=30,
+        character_ids=[character.pk],
+    )
+    # Plain lore and another character's entries are not this character's book.
+    document_create(ecosystem=ecosystem, title="Weather", content="It rains often.")
+    other = character_create(ecosystem=ecosystem, name="Other")
+    document_create(
+        ecosystem=ecosystem,
+        title="Theirs",
+        content="Not hers.",
+        keys=["x"],
+        character_ids=[other.pk],
+    )
+
+    book = api.get(f"/api/v1/characters/{character.pk}/card.json").json()["data"]["character_book"]
+    assert book["name"] == "Glade lore"  # the book's own fields are kept
+    first, wolves = book["entries"]
+    # The stored entry's other fields survive; ours are the lore's current ones.
+    assert first == {
+        "keys": ["glade", "clearing"],
+        "secondary_keys": ["forest"],
+        "content": "The glade moved north.",
+        "constant": False,
+        "insertion_order": 10,
+        "enabled": True,
+        "extensions": {},
+    }
+    assert wolves["keys"] == ["wolf"] and wolves["content"] == "Wolves guard the glade at night."
+    assert (wolves["comment"], wolves["insertion_order"], wolves["enabled"]) == ("Wolves", 30, True)
+
+
+def test_a_character_made_here_exports_its_keyed_lore_and_it_comes_back(api, ecosystem):
+    character = character_create(ecosystem=ecosystem, name="Nell")
+    document_create(
+        ecosystem=ecosystem,
+        title="The mill",
+        content="The mill burned in the great fire.",
+        keys=["mill"],
+        secondary_keys=["fire"],
+        constant=False,
+        order=3,
+        enabled=False,
+        character_ids=[character.pk],
+    )
+    exported = api.get(f"/api/v1/characters/{character.pk}/card.png")
+    entries = cardkit.decode_chunk(cardkit.text_chunks(exported.content)["chara"])["data"][
+        "character_book"
+    ]["entries"]
+    assert [(e["keys"], e["secondary_keys"], e["enabled"]) for e in entries] == [
+        (["mill"], ["fire"], False)
+    ]
+    second = import_file(api, EcosystemFactory(owner=ecosystem.owner), exported.content, "n.png")
+    assert lore_fields(second) == lore_fields(character)
+
+
+def test_a_character_without_lore_exports_no_book(api, ecosystem):
+    character = character_create(ecosystem=ecosystem, name="Bare")
+    data = api.get(f"/api/v1/characters/{character.pk}/card.json").json()["data"]
+    assert "character_book" not in data

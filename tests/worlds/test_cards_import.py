@@ -9,8 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from characters.models import Character, CharacterCard
-
-from . import cardkit
+from lore.models import Document
+from tests.characters import cardkit
 
 pytestmark = pytest.mark.django_db
 
@@ -326,3 +326,72 @@ def test_another_users_ecosystem_is_404(other_api, ecosystem):
     response = upload(other_api, ecosystem, json.dumps(cardkit.v2()).encode(), "c.json")
     assert response.status_code == 404
     assert not Character.objects.filter(ecosystem=ecosystem).exists()
+
+
+# --- the card's book becomes the character's keyed lore ------------------------------------
+
+
+def lore_of(character) -> list[Document]:
+    return list(Document.objects.filter(characters=character).order_by("pk"))
+
+
+def test_the_cards_book_becomes_the_characters_keyed_lore(api, ecosystem):
+    character = imported(upload(api, ecosystem, json.dumps(cardkit.v2()).encode(), "c.json"))
+    documents = lore_of(character)
+    assert [
+        (d.title, d.content, d.keys, d.secondary_keys, d.constant, d.order, d.enabled)
+        for d in documents
+    ] == [
+        ("glade", "The glade is hidden.", ["glade"], ["forest"], False, 10, True),
+        ("amulet", "Her amulet glows.", ["amulet"], [], True, 20, False),
+    ]
+    for document in documents:
+        assert document.ecosystem == ecosystem
+        assert [c.pk for c in document.characters.all()] == [character.pk]
+    # Through the lore API, as the author sees it.
+    listed = api.get(f"/api/v1/ecosystem/{ecosystem.pk}/documents").json()["results"]
+    assert {d["title"] for d in listed} == {"glade", "amulet"}
+    assert all(d["characters"] == [str(character.pk)] for d in listed)
+
+
+def test_a_named_entry_keeps_its_name_and_a_blank_one_is_not_lore(api, ecosystem):
+    card = cardkit.v3()
+    card["data"]["character_book"]["entries"] = [
+        {
+            "keys": ["tower"],
+            "content": "The tower leans.",
+            "name": "The old tower",
+            "enabled": True,
+            "insertion_order": 5,
+            "extensions": {},
+            "id": 7,
+        },
+        {
+            "keys": ["empty"],
+            "content": "   ",
+            "enabled": True,
+            "insertion_order": 6,
+            "extensions": {},
+        },
+    ]
+    character = imported(upload(api, ecosystem, json.dumps(card).encode(), "c.json"))
+    assert [(d.title, d.keys, d.order) for d in lore_of(character)] == [
+        ("The old tower", ["tower"], 5)
+    ]
+
+
+def test_a_book_entry_the_lore_refuses_takes_the_whole_card_with_it(api, ecosystem):
+    card = cardkit.v2()
+    card["data"]["character_book"]["entries"][1]["content"] = "\x01\x02\x03\x04\x05\x06"
+    response = upload(api, ecosystem, json.dumps(card).encode(), "c.json")
+    assert_refused(response, 400, "invalid_unicode", "character_book entry (index 1)")
+    assert not Character.objects.filter(ecosystem=ecosystem).exists()
+    assert not Document.objects.filter(ecosystem=ecosystem).exists()
+
+
+def test_a_book_entry_over_the_lore_limit_is_413_and_nothing_is_kept(api, ecosystem, settings):
+    settings.LORE_MAX_DOCUMENT_BYTES = 12
+    response = upload(api, ecosystem, json.dumps(cardkit.v2()).encode(), "c.json")
+    assert_refused(response, 413, "document_too_large", "character_book entry (index 0)")
+    assert not Character.objects.filter(ecosystem=ecosystem).exists()
+    assert not Document.objects.filter(ecosystem=ecosystem).exists()

@@ -6,8 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from characters.models import Character
-
-from . import cardkit
+from tests.characters import cardkit
 
 pytestmark = pytest.mark.django_db
 
