@@ -514,6 +514,71 @@ intervention.querySelector("textarea")?.addEventListener("keydown", (event) => {
   }
 });
 
+// --- Who is speaking: ephemeral "speaking" frames (docs/events.md, "Ephemeral frames") -------------
+
+/** A note clears itself after this long without its end (a frame lost on the way). */
+const SPEAKING_TIMEOUT_MS = 30_000;
+const speakingNote = el("p", {
+  className: "speaking-note muted small",
+  attrs: { id: "speaking-note", role: "status", "aria-live": "polite" },
+});
+speakingNote.hidden = true;
+transcript.after(speakingNote);
+/** @type {Map<string, {name: string, timer: number}>} character id -> writing a line now */
+const speakingNow = new Map();
+
+function renderSpeaking() {
+  const who = [...speakingNow.values()].map((entry) => entry.name);
+  speakingNote.textContent = who.length ? `${who.join(" and ")} ${who.length > 1 ? "are" : "is"} speaking…` : "";
+  speakingNote.hidden = who.length === 0;
+}
+
+/**
+ * @param {string} id
+ * @param {string} name
+ * @param {boolean} speaking
+ */
+function setSpeaking(id, name, speaking) {
+  const current = speakingNow.get(id);
+  if (current) window.clearTimeout(current.timer);
+  if (speaking) {
+    speakingNow.set(id, { name, timer: window.setTimeout(() => setSpeaking(id, name, false), SPEAKING_TIMEOUT_MS) });
+  } else {
+    speakingNow.delete(id);
+  }
+  renderSpeaking();
+}
+
+/** @param {Record<string, any>} frame {"type": "speaking", "data": {character_id, name, scenario_id, speaking}} */
+function applySpeaking(frame) {
+  const data = frame.data ?? {};
+  if (String(data.scenario_id ?? "") !== scenario.id || scenario.status === "ended") return;
+  const id = String(data.character_id ?? "");
+  if (!id) return;
+  setSpeaking(id, String(data.name ?? nameOf(id)), data.speaking !== false);
+}
+
+/** The ecosystem's stream, also taking the frames with no seq that the chat shows. */
+class ChatStream extends EcosystemStream {
+  /** @param {string} text */
+  receive(text) {
+    if (text.includes('"speaking"')) {
+      /** @type {any} */
+      let frame = null;
+      try {
+        frame = JSON.parse(text);
+      } catch {
+        frame = null;
+      }
+      if (frame && typeof frame === "object" && frame.type === "speaking" && typeof frame.seq !== "number") {
+        applySpeaking(frame);
+        return;
+      }
+    }
+    super.receive(text);
+  }
+}
+
 // --- Live events ---------------------------------------------------------------------------------
 
 /** @param {EventEnvelope} event */
@@ -547,6 +612,7 @@ function applyEvent(event) {
         "event",
       );
       markSpeaking(participants);
+      for (const id of participants) setSpeaking(id, nameOf(id), false); // their lines are here
       renderState();
       break;
     }
@@ -589,6 +655,7 @@ function applyEvent(event) {
       if (event.type === "scenario_ended") {
         secondsLeft = 0;
         markSpeaking([]);
+        for (const id of [...speakingNow.keys()]) setSpeaking(id, nameOf(id), false);
         showMessage(chatMessage, "The scenario has ended; the relationship changes below are its summary.", { tone: "info" });
       }
       renderState();
@@ -606,7 +673,7 @@ appendEntries(page.transcript, "snapshot");
 renderSummary();
 transcriptEmpty.hidden = transcript.children.length > 0;
 
-const stream = new EcosystemStream({
+const stream = new ChatStream({
   wsPath: page.ws_path,
   since: page.last_seq,
   onEvent: applyEvent,
