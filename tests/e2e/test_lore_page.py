@@ -69,14 +69,15 @@ def index_the_chunks(ecosystem) -> None:
         off_loop(lore_sync_pending, ecosystem_id=ecosystem.pk)
 
 
-def search_until_found(page, text: str, timeout: float = 20.0):
+def search_until_found(page, text: str, timeout: float = 60.0):
     """Search again until a hit shows ``text`` (the vector index takes new nodes in within
     moments of the sync's commit); returns that hit."""
     deadline = time.monotonic() + timeout
     hit = page.locator("#search-results .search-hit", has_text=text)
     while True:
         page.click("#lore-search button[type=submit]")
-        expect(page.locator("#search-summary")).not_to_have_text("Searching…")
+        # A first query may wait while Neo4j (re)builds the vector index.
+        expect(page.locator("#search-summary")).not_to_have_text("Searching…", timeout=30_000)
         if hit.count():
             return hit
         assert time.monotonic() < deadline, page.locator("#search-summary").inner_text()
