@@ -1,4 +1,5 @@
-"""manage.py import_cards: many files, one ecosystem, each card whole or not at all."""
+"""manage.py import_cards: many files, one ecosystem, each card (with its book as lore) whole
+or not at all."""
 
 import json
 
@@ -6,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from characters.models import Character
+from lore.models import Document
 from tests.characters import cardkit
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +26,12 @@ def test_import_cards_imports_each_good_card_and_names_the_bad_one(ecosystem, tm
     out, err = capsys.readouterr()
     names = sorted(Character.objects.filter(ecosystem=ecosystem).values_list("name", flat=True))
     assert names == ["Alpha", "Beta", "Gamma"]
+    # Each card's book came in as its character's keyed lore.
+    for character in Character.objects.filter(ecosystem=ecosystem):
+        assert sorted(
+            Document.objects.filter(characters=character).values_list("title", flat=True)
+        ) == ["amulet", "glade"]
+    assert out.count("2 lore entries") == 3
     assert "FAIL" in out and "bad.png" in out and "png_without_card" in out
     assert "3 imported, 1 refused" in out
     assert "import [" in err and "4/4" in err  # the progress bar
