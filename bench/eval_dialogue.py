@@ -37,6 +37,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 # --- The cast and the scenarios ----------------------------------------------------------
 
@@ -98,6 +99,110 @@ INITIAL_RELATIONSHIPS = (
 )
 
 
+# Two of the cast came from Character Cards (docs/cards.md): their greetings (a card's
+# first_mes and alternate_greetings) and example dialogue (mes_example), with the cards'
+# {{char}}/{{user}} placeholders and *actions*.
+CARDS: dict[str, dict[str, Any]] = {
+    "Mara": {
+        "greetings": (
+            "*Mara wipes flour from her hands.* Morning, {{user}}! The first loaves are "
+            "still warm, if you want one.",
+            "{{user}}! Come in out of the wind, the ovens are lit.",
+            "*She waves a wooden peel.* You're just in time for the cinnamon rolls, {{user}}.",
+        ),
+        "voice_examples": (
+            "<START>\n{{user}}: What are you baking today?\n{{char}}: *laughs* Rye, as "
+            "always, and a batch of honey cakes for the harbor children. My sourdough "
+            "starter is older than my apprentice.\n<START>\n{{user}}: You look tired.\n"
+            "{{char}}: The bread waits for no one, love. The proving baskets were full "
+            "before the gulls woke."
+        ),
+    },
+    "Pim": {
+        "greetings": ("Oh! {{user}}. I didn't hear you come in. Mind the seedlings.",),
+        "voice_examples": (
+            "{{user}}: Do you have anything for a cough?\n{{char}}: *fumbles with the "
+            "jars* Thyme syrup, maybe. Or the elderflower tincture, if the mortar isn't "
+            "cracked again. I keep my seedlings by the window."
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class EvalLore:
+    """A lore document of the eval's world: a keyed entry (``keys``), or free text cut into
+    chunks as ``lore.chunking`` cuts it."""
+
+    document_id: int
+    title: str
+    text: str
+    keys: tuple[str, ...] = ()
+
+
+LORE: tuple[EvalLore, ...] = (
+    EvalLore(
+        1,
+        "The sea wall",
+        "The sea wall was raised after the great flood of 1712, with stones hauled from the "
+        "quarry above the lighthouse. The council swore to inspect it every spring and has "
+        "not done so in nine years.",
+        ("sea wall",),
+    ),
+    EvalLore(
+        2,
+        "The lighthouse",
+        "The lighthouse has burned every night for two hundred years. Its keepers' logbooks "
+        "are kept in the town library, and the last keeper vanished in a storm.",
+        ("lighthouse",),
+    ),
+    EvalLore(
+        3,
+        "The waterwheel",
+        "The mill's waterwheel was carved from a single oak when the town was founded. The "
+        "river floods it every autumn, and every autumn the town mends it together.",
+        ("waterwheel",),
+    ),
+    EvalLore(
+        4,
+        "Smugglers",
+        "Smugglers land their cargo at the north cove on moonless nights. Everyone knows "
+        "someone at the harbor gate takes a share of their tolls.",
+        ("smuggler", "smugglers"),
+    ),
+    EvalLore(
+        5,
+        "A short history of the harbor",
+        "The harbor was a fishing hamlet before the salt trade came. Merchants built the "
+        "warehouses along the pier, and the market square grew where their carts waited.\n\n"
+        "The harbor festival began as a blessing of the fishing boats. Now it fills the "
+        "market square with lanterns, music and stalls of spices and sweet bread, and the "
+        "bakers bake through the night before it.\n\n"
+        "The old mill by the river ground the flour for every baker in town until the "
+        "floods of the last autumn stopped its wheel.",
+    ),
+)
+
+# Memories the cast starts with (who remembers, whom, what it heard, the exchange's type
+# and the sentiment of what it heard), so recall has something to find from the first turn.
+INITIAL_MEMORIES: tuple[tuple[str, str, str, str, float], ...] = (
+    (
+        "Vex",
+        "Odile",
+        "Your tolls are robbery, and your ledger is a pack of lies.",
+        "conflict",
+        -0.7,
+    ),
+    ("Odile", "Vex", "I saw your spice crates at the north cove, Odile.", "conflict", -0.5),
+    ("Mara", "Tomas", "Your rye loaves kept my crew alive through the storm.", "chat", 0.8),
+    ("Tomas", "Mara", "Bring me your nets and I'll bring you a loaf for every one.", "chat", 0.6),
+    ("Ilse", "Pim", "Your notes on the lighthouse keeper's logbooks were lovely.", "chat", 0.6),
+    ("Pim", "Ilse", "The mint in your greenhouse smells like the library garden.", "chat", 0.5),
+    ("Odile", "Mara", "Your cinnamon rolls sold out before your spices arrived.", "chat", 0.2),
+    ("Ilse", "Vex", "Stay out of the harbor ledgers, archivist.", "conflict", -0.6),
+)
+
+
 @dataclass(frozen=True)
 class EvalScenario:
     name: str
@@ -142,6 +247,8 @@ SCENARIO_GAP_SECONDS = 60.0
 # exchanges of the scenario, whoever spoke.
 RECENT_EXCHANGES = 100
 OWN_WINDOW = 20
+# The last lines of the conversation that count as what an exchange is about (relevance).
+RECENT_CONTEXT_LINES = 6
 
 
 # --- The transcript ------------------------------------------------------------------------
@@ -161,23 +268,326 @@ class Utterance:
     pleasure: float
     relation: str  # how the speaker regards the listener
     agreeableness: float
+    # What the line drew on ({kind, id, text}), and what the context offered it.
+    drew_on: tuple[dict[str, str], ...] = ()
+    offered_memories: tuple[str, ...] = ()
+    offered_lore: tuple[str, ...] = ()
+    context: str = ""  # the conversation's last lines before this one
+    checks: dict[str, bool] = field(default_factory=dict)  # plumbing (--backend standin)
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    id: str
+    owner: str
+    counterpart: str
+    text: str
+    heard: str
+    interaction_type: str
+    sentiment: float
+    importance: float
+    created: float  # seconds of the run's clock
 
 
 @dataclass
 class Transcript:
     utterances: list[Utterance] = field(default_factory=list)
+    memories: dict[str, MemoryRecord] = field(default_factory=dict)
+    lore: dict[str, EvalLore] = field(default_factory=dict)
+    backend: str = "template"
+    model_texts: set[str] = field(default_factory=set)
     labels: list[list[str]] = field(default_factory=list)  # cast labels after each turn
     end_labels_by_scenario: list[list[str]] = field(default_factory=list)
     turns: int = 0
     seconds: float = 0.0
 
 
-def play(turns: int = 600, seed: int = 7) -> Transcript:
-    """Play the scenarios for ``turns`` turns in all and return what was said."""
+# --- Memories and lore, found as the plan step finds them, without the database -----------
+
+# The engine's figures (interactions.services, memories.services).
+RECALL_K = 3  # MEMORY_RECALL_K
+RECALL_PAIR_RECENT = 10
+RECALL_TOP_IMPORTANT = 5
+LORE_PER_SPEAKER = 2
+CHUNK_MIN_SHARED_TERMS = 2
+
+_TERM = re.compile(r"[a-z][a-z']+")
+# Words too common to make two texts about the same thing (the judge's own list, not the
+# backend's).
+_COMMON = frozenset(
+    """about after again also always another around away back been before being best
+    better both came come could days does doing done down each even ever every everyone
+    everything feel feels find first from give going gone good great have having hear heard
+    here itself just keep know last least left less like little long look made make many
+    maybe mean might mine more most much must myself need never next nothing often once
+    only other ours over people pretty quite rather really right same should since some
+    something still such sure take tell than that that's their them then there these they
+    thing things think this those though time today told took under until upon very want
+    well went were what whatever when where which while will with without would year years
+    you're your yours yourself said says forgotten forget told okay yeah""".split()  # noqa: SIM905
+)
+
+
+def terms(text: str, drop: frozenset[str] = frozenset()) -> frozenset[str]:
+    """A text's content words: four letters or more, not a common word, not in ``drop``
+    (the cast's names)."""
+    return frozenset(
+        word
+        for word in _TERM.findall(text.lower())
+        if len(word) >= 4 and word not in _COMMON and word not in drop
+    )
+
+
+def lexical_relevance(a: frozenset[str], b: frozenset[str]) -> float:
+    """Cosine of two sets of words (the eval's stand-in for the embedding cosine)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / (len(a) * len(b)) ** 0.5
+
+
+NAMES = frozenset(member.name.lower() for member in CAST)
+
+
+class World:
+    """The cast's memories and the world's lore, as ``interactions.services`` plans them:
+    one memory per participant after each exchange (text, importance and sentiment as
+    ``memories.services.memories_form`` writes them), recall of a speaker's 10 latest
+    memories of the listener and 5 most important of anyone ranked by
+    ``memories.scoring.retrieval_scores`` (relevance: the word cosine above, in place of the
+    embedding's), and lore as ``lore.selectors.lore_retrieve``: keyed entries the query
+    triggers (``lore.keyed.KeyMatcher``), then chunks sharing words with it."""
+
+    def __init__(self, ids: dict[str, str]) -> None:
+        from interactions.dialogue.base import LoreFact
+        from lore.chunking import chunk_text
+        from lore.keyed import KeyedEntry, KeyMatcher
+
+        self.ids = ids
+        self.by_owner: dict[str, list[MemoryRecord]] = {name: [] for name in ids}
+        self.records: dict[str, MemoryRecord] = {}
+        self.documents = {document.document_id: document for document in LORE}
+        self.keyed: dict[int, LoreFact] = {}
+        self.chunks: list[tuple[LoreFact, frozenset[str]]] = []
+        for document in LORE:
+            if document.keys:
+                self.keyed[document.document_id] = LoreFact(
+                    id=f"{document.document_id}:0",
+                    title=document.title,
+                    text=document.text,
+                    keys=document.keys,
+                )
+                continue
+            for span in chunk_text(document.text):
+                fact = LoreFact(
+                    id=f"{document.document_id}:{span.position}",
+                    title=document.title,
+                    text=span.text,
+                )
+                self.chunks.append((fact, terms(span.text, NAMES)))
+        self.matcher = KeyMatcher(
+            KeyedEntry(
+                document_id=document.document_id,
+                keys=document.keys,
+                secondary_keys=(),
+                constant=False,
+                order=document.document_id,
+                title=document.title,
+            )
+            for document in LORE
+            if document.keys
+        )
+        self.lore_facts = {fact.id: fact for fact in self.keyed.values()} | {
+            fact.id: fact for fact, _terms in self.chunks
+        }
+
+    def remember(
+        self,
+        *,
+        owner: str,
+        counterpart: str,
+        said: str,
+        heard: str,
+        initiated: bool,
+        interaction_type: str,
+        heard_sentiment: float,
+        strength_delta: float,
+        trust_delta: float,
+        now: float,
+    ) -> None:
+        from memories import scoring
+
+        if initiated:
+            text = f'I said to {counterpart}: "{said}" {counterpart} answered: "{heard}"'
+        else:
+            text = f'{counterpart} said to me: "{heard}" I answered: "{said}"'
+        if heard_sentiment <= -0.3:
+            text += " It stung."
+        elif heard_sentiment >= 0.3:
+            text += " It felt warm."
+        record = MemoryRecord(
+            id=f"m{len(self.records) + 1}",
+            owner=owner,
+            counterpart=counterpart,
+            text=text,
+            heard=heard,
+            interaction_type=interaction_type,
+            sentiment=heard_sentiment,
+            importance=round(
+                scoring.importance(
+                    interaction_type=interaction_type,
+                    sentiment=heard_sentiment,
+                    strength_delta=strength_delta,
+                    trust_delta=trust_delta,
+                ),
+                4,
+            ),
+            created=now,
+        )
+        self.records[record.id] = record
+        self.by_owner[owner].append(record)
+
+    def recall(self, speaker: str, listener: str, query: str, now: float) -> tuple:  # type: ignore[type-arg]
+        from memories import scoring
+        from memories.recalled import RecalledMemory
+
+        own = self.by_owner[speaker]
+        of_listener = [m for m in own if m.counterpart == listener][-RECALL_PAIR_RECENT:]
+        important = sorted(own, key=lambda m: (-m.importance, -m.created))[:RECALL_TOP_IMPORTANT]
+        candidates = list({m.id: m for m in (*of_listener, *important)}.values())
+        if not candidates:
+            return ()
+        query_terms = terms(query)
+        ages = [max(0.0, now - m.created) for m in candidates]
+        scores = scoring.retrieval_scores(
+            ages_seconds=ages,
+            importances=[m.importance for m in candidates],
+            relevances=[lexical_relevance(terms(m.text), query_terms) for m in candidates],
+        )
+        ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], ages[i]))[:RECALL_K]
+        return tuple(
+            RecalledMemory(
+                id=candidates[i].id,
+                kind="memory",
+                text=candidates[i].text,
+                heard=candidates[i].heard,
+                counterpart_id=self.ids[candidates[i].counterpart],
+                interaction_type=candidates[i].interaction_type,
+                sentiment=candidates[i].sentiment,
+                importance=candidates[i].importance,
+                score=round(scores[i], 4),
+                age_seconds=ages[i],
+            )
+            for i in ranked
+        )
+
+    def lore_for(self, query: str) -> tuple:  # type: ignore[type-arg]
+        facts = [self.keyed[entry.document_id] for entry in self.matcher.triggered(query)]
+        query_terms = terms(query, NAMES)
+        close = sorted(
+            (
+                (lexical_relevance(chunk_terms, query_terms), fact)
+                for fact, chunk_terms in self.chunks
+                if len(chunk_terms & query_terms) >= CHUNK_MIN_SHARED_TERMS
+            ),
+            key=lambda scored: -scored[0],
+        )
+        facts += [fact for _score, fact in close]
+        return tuple(facts[:LORE_PER_SPEAKER])
+
+
+# --- Playing ---------------------------------------------------------------------------------
+
+STANDIN_TURNS = 40
+
+
+class _Standin:
+    """The stand-in model server (bench/llm_standin.py) on loopback and the OpenAI-compatible
+    backend pointed at it, with the request bodies it sent, so the eval can check what the
+    prompts carried."""
+
+    def __init__(self) -> None:
+        import httpx
+
+        from bench.llm_standin import DEFAULT_MODEL, LLMStandIn
+        from interactions.dialogue.base import get_backend
+
+        self.server = LLMStandIn(latency=0.0).start()
+        self.sent: list[dict[str, object]] = []
+
+        def record(request: httpx.Request) -> None:
+            import json
+
+            self.sent.append(json.loads(request.content or b"{}"))
+
+        self.client = httpx.Client(timeout=5.0, event_hooks={"request": [record]})
+        self.backend = get_backend(
+            "openai",
+            base_url=self.server.base_url,
+            model=DEFAULT_MODEL,
+            timeout=5.0,
+            client=self.client,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.stop()
+
+
+def _system_prompt(body: dict[str, object]) -> str:
+    messages = body.get("messages") or []
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") == "system":
+            return str(message.get("content", ""))
+    return ""
+
+
+def is_card_greeting(ctx, text: str) -> bool:  # type: ignore[no-untyped-def]
+    """``text`` is (a part of) one of the speaker's card greetings, placeholders resolved."""
+    from interactions.dialogue.base import card_text
+
+    said = normalized(text)
+    return bool(said) and any(
+        said in normalized(card_text(greeting, char=ctx.speaker.name, user=ctx.listener.name))
+        for greeting in ctx.speaker.greetings
+    )
+
+
+def prompt_checks(ctx, text: str, bodies: list[dict[str, object]]) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    """What the first request for a line carried: the persona (name, bio), the emotion
+    label, the recalled memories and the lore (each by its first words); or, for a line
+    that asked no model, whether it is the speaker's card greeting."""
+    from characters import emotion
+
+    if not bodies and ctx.utterance is None and ctx.interaction_type == "greeting":
+        # The backend may open a first meeting with the card's greeting, asking no model.
+        return {"card_greeting": is_card_greeting(ctx, text)}
+    prompt = _system_prompt(bodies[0]) if bodies else ""
+    flat = " ".join(prompt.split())
+
+    def carried(text: str) -> bool:
+        head = " ".join(text.split()[:6])
+        return bool(head) and head in flat
+
+    checks = {
+        "requested": bool(bodies),
+        "persona": ctx.speaker.name in flat and carried(ctx.speaker.bio),
+        "emotion": emotion.label(ctx.speaker.emotion) in flat,
+    }
+    if ctx.memories:
+        checks["memories"] = carried(ctx.memories[0].text)
+    if ctx.lore:
+        checks["lore"] = any(carried(fact.text) for fact in ctx.lore)
+    return checks
+
+
+def play(turns: int = 600, seed: int = 7, backend_name: str = "template") -> Transcript:
+    """Play the scenarios for ``turns`` turns in all and return what was said.
+    ``backend_name`` "standin": through the OpenAI-compatible backend against the stand-in
+    model server (the plumbing, not the model)."""
     from characters import emotion, energy
     from characters.personality import BigFive, compatibility
-    from interactions.dialogue.base import DialogueContext, Speaker
-    from interactions.dialogue.template import TemplateBackend
+    from interactions.dialogue.base import DialogueContext, Speaker, drew_on_of
+    from interactions.dialogue.template.recall import RecallingTemplateBackend
     from interactions.sentiment import sentiment
     from relationships.dynamics import (
         RelationshipState,
@@ -188,7 +598,8 @@ def play(turns: int = 600, seed: int = 7) -> Transcript:
     from scenarios import director
 
     started = time.perf_counter()
-    backend = TemplateBackend()
+    standin = _Standin() if backend_name == "standin" else None
+    backend = standin.backend if standin is not None else RecallingTemplateBackend()
     ids = {member.name: member.name.lower() for member in CAST}
     personality = {member.name: BigFive(*member.traits) for member in CAST}
     bios = {member.name: member.bio for member in CAST}
@@ -201,9 +612,30 @@ def play(turns: int = 600, seed: int = 7) -> Transcript:
     }
     by_id = {ids[name]: name for name in ids}
     history: dict[int, deque[tuple[tuple[str, str], tuple[str, str]]]] = {}
-    transcript = Transcript()
+    transcript = Transcript(backend=backend_name)
+    world = World(ids)
+    transcript.memories = world.records
+    transcript.lore = {
+        fact_id: world.documents[int(fact_id.split(":")[0])] for fact_id in world.lore_facts
+    }
+    clock = 0.0
+    for owner, counterpart, heard_then, kind, heard_sentiment in INITIAL_MEMORIES:
+        world.remember(
+            owner=owner,
+            counterpart=counterpart,
+            said="",
+            heard=heard_then,
+            initiated=False,
+            interaction_type=kind,
+            heard_sentiment=heard_sentiment,
+            strength_delta=0.05,
+            trust_delta=0.05,
+            now=clock - 3600.0,
+        )
 
     def advance(seconds: float) -> None:
+        nonlocal clock
+        clock += seconds
         for name, p in personality.items():
             mood_state[name] = emotion.decay(mood_state[name], p, elapsed_seconds=seconds)
             stamina[name] = energy.recover(stamina[name], p, idle_seconds=seconds)
@@ -217,6 +649,8 @@ def play(turns: int = 600, seed: int = 7) -> Transcript:
             personality=personality[name],
             emotion=mood_state[name],
             energy=stamina[name],
+            greetings=CARDS.get(name, {}).get("greetings", ()),
+            voice_examples=CARDS.get(name, {}).get("voice_examples", ""),
         )
 
     def regard_of(a: str, b: str) -> RelationshipState:
@@ -226,9 +660,9 @@ def play(turns: int = 600, seed: int = 7) -> Transcript:
         speaker: str,
         listener: str,
         utterance: str | None,
-        situation: tuple[str, EvalScenario, tuple[tuple[str, str], ...], int],
+        situation: tuple[str, EvalScenario, tuple[tuple[str, str], ...], int, str],
     ) -> DialogueContext:
-        kind, scenario, recent, seed = situation
+        kind, scenario, recent, seed, query = situation
         return DialogueContext(
             speaker=speaker_of(speaker),
             listener=speaker_of(listener),
@@ -240,123 +674,185 @@ def play(turns: int = 600, seed: int = 7) -> Transcript:
             objectives=scenario.objectives,
             recent=recent,
             seed=seed,
+            memories=world.recall(speaker, listener, query, clock),
+            lore=world.lore_for(query),
         )
 
-    turn_total = 0
-    for index, scenario in enumerate(SCENARIOS):
-        scenario_turns = max(1, round(turns * scenario.share))
-        if index == len(SCENARIOS) - 1:
-            scenario_turns = turns - turn_total
-        recent_speakers: list[str] = []
-        scenario_seed = seed * 1_000 + index
-        played = turn = 0
-        # A turn nobody can play (too few awake) still passes a tick, as on the clock.
-        while played < scenario_turns and turn < 5 * scenario_turns:
-            turn += 1
-            advance(TICK_SECONDS)
-            plan = director.plan_turn(
-                participants=[
-                    director.Participant(
-                        id=ids[name],
-                        personality=personality[name],
-                        energy=stamina[name],
-                        active=status[name] == energy.STATUS_ACTIVE,
-                        emotion=mood_state[name],
-                    )
-                    for name in personality
-                ],
-                relationships=regard,
-                recent_speakers=recent_speakers,
-                mood=scenario.mood,
-                objectives=list(scenario.objectives),
-                seed=scenario_seed,
-                turn=turn,
-            )
-            if plan is None:
-                continue
-            played += 1
-            first, second = by_id[plan.initiator_id], by_id[plan.target_id]
-            past = history.setdefault(index, deque(maxlen=RECENT_EXCHANGES))
-            recent = tuple(line for exchange in past for line in exchange)
-            turn_seed = (scenario_seed * 1_000_003 + turn) % (2**31 - 1)
+    def speak(ctx: DialogueContext) -> tuple[str, dict[str, bool]]:
+        sent_before = len(standin.sent) if standin is not None else 0
+        text = backend.opening(ctx) if ctx.utterance is None else backend.reply(ctx)
+        if standin is None:
+            return text, {}
+        return text, prompt_checks(ctx, str(text), standin.sent[sent_before:])
 
-            situation = (plan.interaction_type, scenario, recent, turn_seed)
-            opening_ctx = context(first, second, None, situation)
-            content = backend.opening(opening_ctx)
-            reply_ctx = context(second, first, content, situation)
-            response = backend.reply(reply_ctx)
-            for ctx, text, is_opening, answers in (
-                (opening_ctx, content, True, None),
-                (reply_ctx, response, False, content),
-            ):
-                transcript.utterances.append(
-                    Utterance(
-                        scenario=index,
-                        turn=turn_total + played,
-                        speaker=ctx.speaker.name,
-                        listener=ctx.listener.name,
-                        kind=plan.interaction_type,
-                        opening=is_opening,
-                        text=text,
-                        answers=answers,
-                        emotion=emotion.label(ctx.speaker.emotion),
-                        pleasure=ctx.speaker.emotion.pleasure,
-                        relation=relationship_label_of(ctx.relationship),
-                        agreeableness=ctx.speaker.personality.agreeableness,
-                    )
+    try:
+        turn_total = 0
+        for index, scenario in enumerate(SCENARIOS):
+            scenario_turns = max(1, round(turns * scenario.share))
+            if index == len(SCENARIOS) - 1:
+                scenario_turns = turns - turn_total
+            recent_speakers: list[str] = []
+            scenario_seed = seed * 1_000 + index
+            played = turn = 0
+            # A turn nobody can play (too few awake) still passes a tick, as on the clock.
+            while played < scenario_turns and turn < 5 * scenario_turns:
+                turn += 1
+                advance(TICK_SECONDS)
+                plan = director.plan_turn(
+                    participants=[
+                        director.Participant(
+                            id=ids[name],
+                            personality=personality[name],
+                            energy=stamina[name],
+                            active=status[name] == energy.STATUS_ACTIVE,
+                            emotion=mood_state[name],
+                        )
+                        for name in personality
+                    ],
+                    relationships=regard,
+                    recent_speakers=recent_speakers,
+                    mood=scenario.mood,
+                    objectives=list(scenario.objectives),
+                    seed=scenario_seed,
+                    turn=turn,
                 )
-            past.append(((first, content), (second, response)))
-            # What the engine's apply step does (interactions.services._exchange_effects).
-            content_sentiment, response_sentiment = sentiment(content), sentiment(response)
-            compat = compatibility(personality[first], personality[second])
-            for a, b, heard in (
-                (first, second, response_sentiment),
-                (second, first, content_sentiment),
-            ):
-                key = (ids[a], ids[b])
-                before = regard_of(a, b)
-                regard[key] = apply_delta(
-                    before,
-                    relationship_delta(
+                if plan is None:
+                    continue
+                played += 1
+                first, second = by_id[plan.initiator_id], by_id[plan.target_id]
+                past = history.setdefault(index, deque(maxlen=RECENT_EXCHANGES))
+                recent = tuple(line for exchange in past for line in exchange)
+                turn_seed = (scenario_seed * 1_000_003 + turn) % (2**31 - 1)
+                # The plan's recall query (interactions.services._recall_query): both names,
+                # the type, the opening line when given, the scenario.
+                query = " ".join(
+                    part
+                    for part in (
+                        first,
+                        second,
+                        plan.interaction_type,
+                        scenario.setting,
+                        scenario.mood,
+                        *scenario.objectives,
+                    )
+                    if part
+                )
+                situation = (plan.interaction_type, scenario, recent, turn_seed, query)
+                opening_ctx = context(first, second, None, situation)
+                content, opening_checks = speak(opening_ctx)
+                situation = (
+                    plan.interaction_type,
+                    scenario,
+                    recent,
+                    turn_seed,
+                    f"{query} {content}",
+                )
+                reply_ctx = context(second, first, content, situation)
+                response, reply_checks = speak(reply_ctx)
+                last_lines = " ".join(text for _name, text in recent[-RECENT_CONTEXT_LINES:])
+                for ctx, text, is_opening, answers, checks in (
+                    (opening_ctx, content, True, None, opening_checks),
+                    (reply_ctx, response, False, content, reply_checks),
+                ):
+                    transcript.utterances.append(
+                        Utterance(
+                            scenario=index,
+                            turn=turn_total + played,
+                            speaker=ctx.speaker.name,
+                            listener=ctx.listener.name,
+                            kind=plan.interaction_type,
+                            opening=is_opening,
+                            text=str(text),
+                            answers=answers,
+                            emotion=emotion.label(ctx.speaker.emotion),
+                            pleasure=ctx.speaker.emotion.pleasure,
+                            relation=relationship_label_of(ctx.relationship),
+                            agreeableness=ctx.speaker.personality.agreeableness,
+                            drew_on=drew_on_of(text),
+                            offered_memories=tuple(m.id for m in ctx.memories),
+                            offered_lore=tuple(f.id for f in ctx.lore),
+                            context=last_lines,
+                            checks=checks,
+                        )
+                    )
+                past.append(((first, str(content)), (second, str(response))))
+                # What the engine's apply step does (interactions.services._exchange_effects).
+                content_sentiment, response_sentiment = sentiment(content), sentiment(response)
+                compat = compatibility(personality[first], personality[second])
+                moved: dict[str, tuple[float, float]] = {}
+                for a, b, heard in (
+                    (first, second, response_sentiment),
+                    (second, first, content_sentiment),
+                ):
+                    key = (ids[a], ids[b])
+                    before = regard_of(a, b)
+                    regard[key] = apply_delta(
+                        before,
+                        relationship_delta(
+                            interaction_type=plan.interaction_type,
+                            sentiment=heard,
+                            compatibility=compat,
+                            current=before,
+                        ),
+                    )
+                    moved[a] = (
+                        regard[key].strength - before.strength,
+                        regard[key].trust - before.trust,
+                    )
+                for name, own, heard in (
+                    (first, content_sentiment, response_sentiment),
+                    (second, response_sentiment, content_sentiment),
+                ):
+                    state = emotion.appraise(
+                        mood_state[name],
+                        personality[name],
+                        sentiment=own,
                         interaction_type=plan.interaction_type,
+                        heard=False,
+                    )
+                    mood_state[name] = emotion.appraise(
+                        state,
+                        personality[name],
                         sentiment=heard,
-                        compatibility=compat,
-                        current=before,
-                    ),
-                )
-            for name, own, heard in (
-                (first, content_sentiment, response_sentiment),
-                (second, response_sentiment, content_sentiment),
-            ):
-                state = emotion.appraise(
-                    mood_state[name],
-                    personality[name],
-                    sentiment=own,
-                    interaction_type=plan.interaction_type,
-                    heard=False,
-                )
-                mood_state[name] = emotion.appraise(
-                    state,
-                    personality[name],
-                    sentiment=heard,
-                    interaction_type=plan.interaction_type,
-                    heard=True,
-                )
-                stamina[name] = energy.apply_interaction(
-                    stamina[name],
-                    personality[name],
-                    interaction_type=plan.interaction_type,
-                    initiated=name == first,
-                )
-                status[name] = energy.next_status(stamina[name], status[name])
-            recent_speakers += [plan.initiator_id, plan.target_id]
-            transcript.labels.append([emotion.label(mood_state[name]) for name in personality])
-            transcript.turns += 1
-        turn_total += scenario_turns
-        transcript.end_labels_by_scenario.append(
-            [emotion.label(mood_state[name]) for name in personality]
-        )
-        advance(SCENARIO_GAP_SECONDS)
+                        interaction_type=plan.interaction_type,
+                        heard=True,
+                    )
+                    stamina[name] = energy.apply_interaction(
+                        stamina[name],
+                        personality[name],
+                        interaction_type=plan.interaction_type,
+                        initiated=name == first,
+                    )
+                    status[name] = energy.next_status(stamina[name], status[name])
+                # One memory per participant (memories.services.memories_form).
+                for name, other, said_line, heard_line, heard_sentiment in (
+                    (first, second, content, response, response_sentiment),
+                    (second, first, response, content, content_sentiment),
+                ):
+                    world.remember(
+                        owner=name,
+                        counterpart=other,
+                        said=str(said_line),
+                        heard=str(heard_line),
+                        initiated=name == first,
+                        interaction_type=plan.interaction_type,
+                        heard_sentiment=heard_sentiment,
+                        strength_delta=moved[name][0],
+                        trust_delta=moved[name][1],
+                        now=clock,
+                    )
+                recent_speakers += [plan.initiator_id, plan.target_id]
+                transcript.labels.append([emotion.label(mood_state[name]) for name in personality])
+                transcript.turns += 1
+            turn_total += scenario_turns
+            transcript.end_labels_by_scenario.append(
+                [emotion.label(mood_state[name]) for name in personality]
+            )
+            advance(SCENARIO_GAP_SECONDS)
+    finally:
+        if standin is not None:
+            transcript.model_texts = set(standin.server.texts)
+            standin.close()
     transcript.seconds = time.perf_counter() - started
     return transcript
 
@@ -604,12 +1100,16 @@ NEGATIVE_LABELS = frozenset({"anger", "fear", "sadness", "contempt"})
 FEELING_CONTRADICTION = 0.3  # |VADER compound| beyond which a feeling's sign is clear
 
 
+# Speech quoted from someone else ('Last time you told me "I'm furious", Otto.') is theirs.
+_QUOTED = re.compile(r'"[^"]*"')
+
+
 def feeling_statements(text: str) -> list[str]:
     """Sentences, and clauses run together with ";" or " - ", in which the speaker states
-    a feeling of its own."""
+    a feeling of its own (quoted speech left out)."""
     return [
         clause.strip()
-        for s in sentences(text)
+        for s in sentences(_QUOTED.sub('""', text))
         if not s.endswith("?")
         for clause in re.split(r";| - |, and ", s)
         if _SELF.search(clause) and _FEELING.search(clause)
@@ -774,6 +1274,69 @@ def pasted(text: str, source: str) -> bool:
     )
 
 
+# --- Memories and lore in speech ------------------------------------------------------------
+
+
+def _without_drawn(u: Utterance, lore: dict[str, EvalLore]) -> str:
+    """The line without what it drew on: quoted speech and every sentence of a lore text
+    it stated, so a memory or an entry is not judged relevant by its own words."""
+    text = _QUOTED.sub(" ", u.text)
+    stated = {
+        normalized(sentence)
+        for item in u.drew_on
+        if item.get("kind") == "lore" and item.get("id") in lore
+        for sentence in sentences(lore[item["id"]].text)
+    }
+    return " ".join(s for s in sentences(text) if normalized(s) not in stated)
+
+
+def exchange_context(u: Utterance, lore: dict[str, EvalLore]) -> str:
+    """What the exchange is about when the line is said: the line it answers, the
+    conversation's last lines, the scenario's setting, mood and objectives, and the rest of
+    the line itself (its topic)."""
+    scenario = SCENARIOS[u.scenario]
+    return " ".join(
+        (
+            u.answers or "",
+            u.context,
+            scenario.setting,
+            scenario.mood,
+            *scenario.objectives,
+            _without_drawn(u, lore),
+        )
+    )
+
+
+def memory_relevant(memory: MemoryRecord, context: str) -> bool:
+    """A recalled memory fits when what was heard then shares a content word with the
+    exchange (names and common words left out)."""
+    return bool(terms(memory.heard or memory.text, NAMES) & terms(context, NAMES))
+
+
+def lore_relevant(document: EvalLore, context: str) -> bool:
+    """An entry fits when one of its keys is in the exchange; free text when a word of its
+    title, or two of its words, are."""
+    lowered = " " + " ".join(words(context)) + " "
+    if document.keys:
+        return any(f" {' '.join(words(key))}" in lowered for key in document.keys)
+    around = terms(context, NAMES)
+    return (
+        bool(terms(document.title, NAMES) & around)
+        or len(terms(document.text, NAMES) & around) >= CHUNK_MIN_SHARED_TERMS
+    )
+
+
+_SPEAKS_FOR = re.compile(
+    r"(?:^|\n|[.!?]\s+)\**(" + "|".join(m.name for m in CAST) + r")\**\s*(?::|said\b)"
+)
+
+
+def speaks_for_another(u: Utterance) -> bool:
+    """The line puts words in another cast member's mouth: "Otto: ...", "**Otto**:" or
+    "Otto said" at its start or a sentence's."""
+    return any(match.group(1) != u.speaker for match in _SPEAKS_FOR.finditer(u.text.strip()))
+
+
 # --- The figures ---------------------------------------------------------------------------
 
 
@@ -796,6 +1359,104 @@ class Report:
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
+
+
+@dataclass
+class DrawnOn:
+    """How the lines drew on memories and lore (``Utterance.drew_on``)."""
+
+    lines: int = 0
+    memory_lines: int = 0
+    lore_lines: int = 0
+    memory_uses: int = 0
+    lore_uses: int = 0
+    memory_relevant: int = 0
+    lore_relevant: int = 0
+    not_offered: int = 0  # ids a line names that its context did not hold
+
+
+def drawn_on(transcript: Transcript, example) -> DrawnOn:  # type: ignore[no-untyped-def]
+    counts = DrawnOn(lines=len(transcript.utterances))
+    for u in transcript.utterances:
+        kinds = {item.get("kind") for item in u.drew_on}
+        counts.memory_lines += bool(kinds & {"memory", "reflection"})
+        counts.lore_lines += "lore" in kinds
+        context = exchange_context(u, transcript.lore)
+        for item in u.drew_on:
+            kind, source_id = item.get("kind"), item.get("id", "")
+            if kind in ("memory", "reflection"):
+                counts.memory_uses += 1
+                record = transcript.memories.get(source_id)
+                if source_id not in u.offered_memories or record is None:
+                    counts.not_offered += 1
+                elif memory_relevant(record, context):
+                    counts.memory_relevant += 1
+                else:
+                    example("memory that does not fit", f"{record.heard!r} in {u.text!r}")
+            elif kind == "lore":
+                counts.lore_uses += 1
+                document = transcript.lore.get(source_id)
+                if source_id not in u.offered_lore or document is None:
+                    counts.not_offered += 1
+                elif lore_relevant(document, context):
+                    counts.lore_relevant += 1
+                else:
+                    example("lore that does not fit", f"{document.title}: {u.text!r}")
+            else:
+                counts.not_offered += 1
+    return counts
+
+
+# Targets for memories and lore in speech: they come up (a backend that never draws on them
+# does not pass), and when they do they fit the exchange.
+MEMORY_LINES_TARGET = 0.05
+LORE_LINES_TARGET = 0.02
+RELEVANT_TARGET = 0.9
+
+
+def drawn_on_rows(counts: DrawnOn, *, with_targets: bool = True) -> list[Row]:
+    pct = "{:.1%}".format
+    memory_share = _share(counts.memory_lines, counts.lines)
+    lore_share = _share(counts.lore_lines, counts.lines)
+    memory_fit = _share(counts.memory_relevant, counts.memory_uses)
+    lore_fit = _share(counts.lore_relevant, counts.lore_uses)
+
+    def target(text: str, met: bool) -> tuple[str, bool | None]:
+        return (text, met) if with_targets else ("-", None)
+
+    return [
+        Row(
+            "memory & lore",
+            "lines drawing on a memory",
+            f"{pct(memory_share)} ({counts.memory_lines} of {counts.lines})",
+            *target(f">= {MEMORY_LINES_TARGET:.0%}", memory_share >= MEMORY_LINES_TARGET),
+        ),
+        Row(
+            "memory & lore",
+            "  memories drawn on that fit the exchange (a shared topic)",
+            f"{pct(memory_fit)} of {counts.memory_uses}",
+            *target(f">= {RELEVANT_TARGET:.0%}", memory_fit >= RELEVANT_TARGET),
+        ),
+        Row(
+            "memory & lore",
+            "lines drawing on lore",
+            f"{pct(lore_share)} ({counts.lore_lines} of {counts.lines})",
+            *target(f">= {LORE_LINES_TARGET:.0%}", lore_share >= LORE_LINES_TARGET),
+        ),
+        Row(
+            "memory & lore",
+            "  lore drawn on that fits the exchange (a key or topic)",
+            f"{pct(lore_fit)} of {counts.lore_uses}",
+            *target(f">= {RELEVANT_TARGET:.0%}", lore_fit >= RELEVANT_TARGET),
+        ),
+        Row(
+            "memory & lore",
+            "drawn-on ids the line's context did not offer",
+            f"{counts.not_offered} of {counts.memory_uses + counts.lore_uses}",
+            "0",
+            counts.not_offered == 0,
+        ),
+    ]
 
 
 def voice_accuracy(texts: Sequence[str], labels: Sequence[str]) -> float:
@@ -902,7 +1563,8 @@ def evaluate(transcript: Transcript) -> Report:
     for u in utterances:
         if u.relation in ("enemy", "rival"):
             hostile_lines += 1
-            if _FAMILIAR.search(u.text) and not _SARCASM_MARK.search(u.text):
+            own_words = _QUOTED.sub('""', u.text)  # quoting someone is not saying it
+            if _FAMILIAR.search(own_words) and not _SARCASM_MARK.search(u.text):
                 familiar += 1
                 example(
                     "familiar with an enemy",
@@ -910,7 +1572,7 @@ def evaluate(transcript: Transcript) -> Report:
                 )
         if u.relation not in ("stranger",):
             stranger_lines += 1
-            if _STRANGER_TALK.search(u.text):
+            if _STRANGER_TALK.search(_QUOTED.sub('""', u.text)):
                 strange_to_known += 1
                 example(
                     "stranger talk to a known",
@@ -967,6 +1629,8 @@ def evaluate(transcript: Transcript) -> Report:
         for i, labels in enumerate(transcript.end_labels_by_scenario)
     ]
 
+    drawn = drawn_on(transcript, example)
+
     questions = sum(asked.values())
     numbers = {
         "repeated_sentences": _share(repeated, total_sentences),
@@ -981,6 +1645,11 @@ def evaluate(transcript: Transcript) -> Report:
         "hygiene_errors": float(hygiene),
         "end_label_share": _share(end_count, len(end)),
         "label_change_rate": change_rate,
+        "memory_lines": _share(drawn.memory_lines, drawn.lines),
+        "memory_relevant": _share(drawn.memory_relevant, drawn.memory_uses),
+        "lore_lines": _share(drawn.lore_lines, drawn.lines),
+        "lore_relevant": _share(drawn.lore_relevant, drawn.lore_uses),
+        "drawn_not_offered": float(drawn.not_offered),
     }
     pct = "{:.1%}".format
     rows = [
@@ -1096,18 +1765,122 @@ def evaluate(transcript: Transcript) -> Report:
         ),
         Row("emotion", "  at the end of each scenario", "; ".join(scenario_ends), "-", None),
         Row("emotion", "label changes per character and turn", f"{change_rate:.3f}", "-", None),
+        *drawn_on_rows(drawn),
     ]
     return Report(rows=rows, numbers=numbers, transcript=transcript, examples=examples)
 
 
-def run(turns: int = 600, seed: int = 7) -> Report:
-    return evaluate(play(turns=turns, seed=seed))
+def evaluate_plumbing(transcript: Transcript) -> Report:
+    """The run against the stand-in model (``--backend standin``): the plumbing, not the
+    model's quality. Every line answered by the model, every prompt carrying the persona,
+    the emotion, the recalled memories (and the lore, within the prompt's budget), no line
+    speaking for another character, what each line drew on recorded with ids its context
+    offered."""
+    utterances = transcript.utterances
+    examples: dict[str, list[str]] = {}
+
+    def example(key: str, text: str) -> None:
+        bucket = examples.setdefault(key, [])
+        if len(bucket) < 3:
+            bucket.append(text)
+
+    lines = len(utterances)
+
+    def answered(u: Utterance) -> bool:
+        return u.text in transcript.model_texts or u.checks.get("card_greeting", False)
+
+    from_model = sum(1 for u in utterances if answered(u))
+    card_greetings = sum(1 for u in utterances if u.checks.get("card_greeting"))
+    for u in utterances:
+        if not answered(u):
+            example("not the model's line", f"{u.speaker}: {u.text}")
+    speaking_for = [u for u in utterances if speaks_for_another(u)]
+    for u in speaking_for:
+        example("speaks for another", f"{u.speaker}: {u.text}")
+
+    def carried(check: str) -> tuple[int, int]:
+        asked = [u for u in utterances if check in u.checks]
+        for u in asked:
+            if not u.checks[check]:
+                example(f"prompt without {check}", f"{u.speaker} -> {u.listener}")
+        return sum(1 for u in asked if u.checks[check]), len(asked)
+
+    drawn = drawn_on(transcript, example)
+    rows: list[Row] = []
+    numbers: dict[str, float] = {
+        "from_model": _share(from_model, lines),
+        "speaks_for_another": float(len(speaking_for)),
+        "drawn_not_offered": float(drawn.not_offered),
+    }
+    rows.append(
+        Row(
+            "plumbing",
+            "lines answered by the model (not the template fallback)",
+            f"{from_model} of {lines} ({card_greetings} of them a card's greeting)",
+            "all",
+            lines > 0 and from_model == lines,
+        )
+    )
+    for check, figure, required in (
+        ("requested", "lines that asked the model (all but card greetings)", True),
+        ("persona", "prompts carrying the persona (name, bio)", True),
+        ("emotion", "prompts carrying the speaker's emotion", True),
+        ("memories", "prompts carrying the recalled memories (of lines that had some)", True),
+        ("lore", "prompts carrying lore (of lines that had some; within the budget)", False),
+    ):
+        done, asked = carried(check)
+        numbers[f"prompt_{check}"] = _share(done, asked)
+        rows.append(
+            Row(
+                "plumbing",
+                figure,
+                f"{done} of {asked}",
+                "all" if required else "-",
+                (asked > 0 and done == asked) if required else None,
+            )
+        )
+    rows.append(
+        Row(
+            "plumbing",
+            "lines speaking for another character",
+            str(len(speaking_for)),
+            "0",
+            not speaking_for,
+        )
+    )
+    rows += drawn_on_rows(drawn, with_targets=False)
+    by_turn: dict[int, list[Utterance]] = {}
+    for u in utterances:
+        by_turn.setdefault(u.turn, []).append(u)
+    turns_answered = sum(
+        1 for said in by_turn.values() if len(said) == 2 and all(u.text.strip() for u in said)
+    )
+    numbers["turns_answered"] = _share(turns_answered, transcript.turns)
+    rows.insert(
+        0,
+        Row(
+            "plumbing",
+            "turns with an opening and a reply",
+            f"{turns_answered} of {transcript.turns}",
+            "all",
+            transcript.turns > 0 and turns_answered == transcript.turns,
+        ),
+    )
+    return Report(rows=rows, numbers=numbers, transcript=transcript, examples=examples)
+
+
+def run(turns: int = 600, seed: int = 7, backend: str = "template") -> Report:
+    transcript = play(turns=turns, seed=seed, backend_name=backend)
+    if backend == "standin":
+        return evaluate_plumbing(transcript)
+    return evaluate(transcript)
 
 
 def print_report(report: Report, *, show_examples: bool = False) -> None:
     t = report.transcript
     print(
-        f"make eval: {t.turns} turns, {len(t.utterances)} lines, cast of {len(CAST)}, "
+        f"make eval ({t.backend} backend): {t.turns} turns, {len(t.utterances)} lines, "
+        f"cast of {len(CAST)}, "
         f"{len(SCENARIOS)} scenarios ({', '.join(s.name for s in SCENARIOS)}); "
         f"played in {t.seconds:.1f} s"
     )
@@ -1133,11 +1906,23 @@ def print_report(report: Report, *, show_examples: bool = False) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=600)
+    parser.add_argument(
+        "--turns", type=int, default=None, help=f"600; {STANDIN_TURNS} with --backend standin"
+    )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--backend",
+        choices=("template", "standin"),
+        default="template",
+        help="standin: the OpenAI-compatible backend against bench/llm_standin.py on "
+        "loopback (checks the plumbing, not the model)",
+    )
     parser.add_argument("--examples", action="store_true", help="print failing examples")
     args = parser.parse_args(argv)
-    report = run(turns=args.turns, seed=args.seed)
+    turns = args.turns or (STANDIN_TURNS if args.backend == "standin" else 600)
+    if turns < 1:
+        parser.error("--turns must be at least 1")
+    report = run(turns=turns, seed=args.seed, backend=args.backend)
     print_report(report, show_examples=args.examples)
     return 0
 

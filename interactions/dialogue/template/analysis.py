@@ -342,22 +342,37 @@ _GERUND = re.compile(r"(?<!\bmy )(?<!\bher )(?<!\bhis )(?<!\bthe )(?<!\ba )\b[a-
 _OWN = {"her": "my", "his": "my", "their": "our", "its": "its", "my": "my", "our": "our"}
 
 
+# In the character's own speech (a card's example dialogue) only its own things count:
+# "your", "her", "his" and "their" things belong to someone else.
+_OWN_SPOKEN = {"my": "my", "our": "our"}
+_NOT_OWN = frozenset({"your", "her", "his", "their"})
+_SPEAKER_VERB = re.compile(r"\b(i|we|you)\s+(?:[a-z]+ly\s+)?[a-z]+\b", re.IGNORECASE)
+
+
 @lru_cache(maxsize=1024)
-def bio_things(bio: str, name: str) -> tuple[str, ...]:
+def bio_things(bio: str, name: str, *, spoken: bool = False) -> tuple[str, ...]:
     """The noun phrases of a bio, in the speaker's own words: what the character talks
     about (the baker's ovens and flour, the sailor's tides). Phrases after a determiner or
-    a preposition, a possessive turned first person; the character's name left out."""
-    excluded = frozenset(part.lower() for part in name.split())
+    a preposition, a possessive turned first person; the character's name left out.
+
+    ``spoken``: the text is the character's own speech (its card's example dialogue), so
+    "my" stays "my", the verb after "I"/"we"/"you" is no thing, and phrases that belong to
+    someone else ("your boat", "her shop") are left out."""
+    excluded = frozenset(part.lower() for part in name.split()) | {"you"}
     phrases: list[str] = []
     # Verbs are not things: the word after a subject pronoun, and -ing forms not after a
     # determiner ("She kneads dough" -> "dough"; "her fishing boat" stays).
     text = _SUBJECT_VERB.sub(r"\1,", bio)
+    if spoken:
+        text = _SPEAKER_VERB.sub(r"\1,", text)
     for part in name.split():
         text = re.sub(rf"\b({re.escape(part)})\s+[a-z]+s\b", r"\1,", text)
     text = _GERUND.sub(",", text)
-    for _score, phrase in noun_phrases(text, excluded, _OWN):
+    for _score, phrase in noun_phrases(text, excluded, _OWN_SPOKEN if spoken else _OWN):
         words = _short(phrase.split(), 4)
         if not words or words[-1].lower() in DETERMINERS:
+            continue
+        if spoken and words[0].lower() in _NOT_OWN:
             continue
         if len(words) == 2 and words[0].islower() and words[0].endswith("s"):
             words = words[1:]  # "collects tolls": a verb the patterns above missed

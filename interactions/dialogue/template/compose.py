@@ -18,7 +18,6 @@ from interactions.dialogue.base import DialogueContext
 from interactions.dialogue.template.analysis import (
     IMPERATIVE_WORDS,
     INTERJECTION_WORDS,
-    bio_things,
     mood_phrase,
     objective_forms,
     question_kind,
@@ -26,6 +25,7 @@ from interactions.dialogue.template.analysis import (
     setting_things,
     topic,
 )
+from interactions.dialogue.template.card import speaker_greetings, speaker_things, spoken_greeting
 from interactions.dialogue.template.grammar import agree, articles
 from interactions.dialogue.template.phrases import Phrase, Phrases, Pool, default_phrases
 from interactions.dialogue.template.register import (
@@ -244,7 +244,7 @@ TOPICAL_PREFERENCE = 0.75
 
 def _slots(ctx: DialogueContext, topic_text: str | None, rng: random.Random) -> dict[str, str]:
     said_topic = topic_text or "that"
-    things = bio_things(ctx.speaker.bio, ctx.speaker.name) or ("my work",)
+    things = speaker_things(ctx.speaker) or ("my work",)
     thing = rng.choice(things)
     places = setting_things(ctx.setting) if ctx.setting else ()
     place = rng.choice(places) if places else thing
@@ -722,6 +722,9 @@ def compose_opening(phrases: Phrases, ctx: DialogueContext) -> str:
     kind = ctx.interaction_type
 
     if kind == "greeting":
+        own = card_greeting(ctx, line, voice, rng)
+        if own is not None:
+            return own
         if voice.relation == "stranger" and stance != HOSTILE:
             line.add(line.choose(rng, phrases.open_greeting_stranger.all))
         else:
@@ -762,10 +765,38 @@ def compose_opening(phrases: Phrases, ctx: DialogueContext) -> str:
     return finish(line, voice, rng)
 
 
+# A card's greetings are written as a welcome: not said to a rival or an enemy.
+CARD_GREETING_RELATIONS_EXCLUDED = frozenset({"rival", "enemy"})
+
+
+def card_greeting(ctx: DialogueContext, line: Line, voice: Voice, rng: random.Random) -> str | None:
+    """One of the speaker's own greetings (its card's ``first_mes`` and
+    ``alternate_greetings``) as it says it to the listener, seeded; None when it has none,
+    when the listener is a rival or an enemy, or when every one was said in the recent
+    conversation or states a feeling the speaker's emotion rules out (the template's own
+    greeting is said then, so the same greeting never comes twice in a row)."""
+    greetings = speaker_greetings(ctx.speaker)
+    if not greetings or voice.relation in CARD_GREETING_RELATIONS_EXCLUDED:
+        return None
+    spoken: list[str] = []
+    for greeting in greetings:
+        text = spoken_greeting(greeting, ctx.speaker.name, ctx.listener.name)
+        if text and text not in spoken:
+            spoken.append(text)
+    if not spoken:
+        return None
+    first = rng.randrange(len(spoken))
+    for offset in range(len(spoken)):
+        text = spoken[(first + offset) % len(spoken)]
+        if line.fresh(text):
+            return text
+    return None
+
+
 def _opening_topic(phrases: Phrases, ctx: DialogueContext, voice: Voice, rng: random.Random) -> str:
     """What an opening is about: the speaker's own world (its bio) most often, the place
     (a noun phrase of the setting, never the setting pasted whole), or small talk."""
-    things = bio_things(ctx.speaker.bio, ctx.speaker.name)
+    things = speaker_things(ctx.speaker)
     places = setting_things(ctx.setting) if ctx.setting else ()
     if ctx.interaction_type == "conflict":
         return rng.choice((*phrases.grievances, *things))
