@@ -114,7 +114,11 @@ restore: $(VENV)/.base-installed services
 bench: $(VENV)/.dev-installed vendor services
 	$(WITH_SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
 
-# Believability of the default dialogue (issue 15): pure models, no services, ~seconds.
+# Believability of the default dialogue (issue 15): pure models, no services, ~seconds; the
+# cast has memories and lore, and the table counts how often lines draw on them and fit.
+# EVAL_ARGS="--backend standin": a shorter run (40 turns) through the OpenAI-compatible
+# backend against the stand-in model server (bench/llm_standin.py, started on loopback),
+# checking the plumbing, not the model. Also --turns N, --seed N, --examples.
 eval: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.eval_dialogue $(EVAL_ARGS)
 
