@@ -167,9 +167,10 @@ def test_a_played_world_moves_row_by_row_and_observers_resume(world, capsys):
     }
     assert len(chunks) >= 2
     assert not Chunk.objects.filter(ecosystem_id=ecosystem_id, graph_version=0).exists()
+    # A node's uid ends with its chunk's id (whatever prefix lore.graph gives it).
     in_neo4j = {
-        row[0]: (row[1], row[2])
-        for row in graph_cypher(
+        str(uid).rsplit(":", 1)[-1]: (version, dimension)
+        for uid, version, dimension in graph_cypher(
             "MATCH (c:LoreChunk {ecosystem_id: $ecosystem}) "
             "RETURN c.uid, c.version, size(c.embedding)",
             {"ecosystem": ecosystem_id},
