@@ -78,6 +78,7 @@ def test_a_png_card_is_previewed_adjusted_and_joins_the_network_with_its_avatar(
 
     page.locator("#card-trait-openness").fill("0.93")
     expect(page.locator("#card-trait-openness-value")).to_have_text("0.93")
+    session.screenshot("import-card-preview")
     page.click("#card-import")
 
     expect(dialog).to_be_hidden()
