@@ -48,7 +48,6 @@ const TRAITS = /** @type {const} */ (["openness", "conscientiousness", "extraver
 /**
  * @typedef {object} CardImportOptions
  * @property {string} importUrl POST /api/v1/ecosystem/{id}/characters/import
- * @property {number} maxBytes the server's limit, shown to the author
  * @property {(character: ImportedCharacter, hasAvatar: boolean) => void} onImported
  */
 
@@ -275,7 +274,6 @@ export function setupCardImport(options) {
   byId("card-cancel").addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => reset());
   importButton.addEventListener("click", () => void importCard());
-  byId("card-limit").textContent = size(options.maxBytes);
 
   return {
     openWith(chosen) {

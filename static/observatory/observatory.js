@@ -519,7 +519,6 @@ function addParticipantChoice(id, name) {
 
 const cardImport = setupCardImport({
   importUrl: urlFor(page.urls.card_import, page.ecosystem_id),
-  maxBytes: page.card_max_bytes,
   onImported(character, hasAvatar) {
     const id = String(character.id);
     if (hasAvatar) withAvatar.add(id);
