@@ -156,9 +156,9 @@ def _world_info_entry(label: str, raw: Any, position: int) -> LoreEntry:
     at = f"entries[{label}]"
     if not isinstance(raw, dict):
         raise LorebookError(f"{at} must be an object.", code="invalid_field")
-    uid = raw.get("uid", label if label.isdigit() else position)
-    if isinstance(uid, str) and uid.strip().isdigit():
-        uid = int(uid)
+    uid = raw.get("uid", label if label.isascii() and label.isdecimal() else position)
+    if isinstance(uid, str) and uid.strip().isascii() and uid.strip().isdecimal():
+        uid = int(uid)  # some tools write uids as strings
     number = _integer(uid, position, f"{at}.uid")
     keys = _strings(raw.get("key"), f"{at}.key")
     content = _string(raw.get("content"), f"{at}.content")

@@ -415,3 +415,9 @@ def test_import_lorebook_needs_an_existing_ecosystem_and_its_character(ecosystem
             character=str(stranger.pk),
         )
     assert not Character.objects.filter(pk=stranger.pk, ecosystem=ecosystem).exists()
+
+
+@pytest.mark.parametrize("uid", ["²", "x", 10**12, 1.5, True])
+def test_a_uid_that_is_not_a_whole_number_is_refused(uid):
+    with pytest.raises(LorebookError, match=r"entries\[a\]\.uid"):
+        lorebook_from_json({"entries": {"a": {"uid": uid, "key": ["k"], "content": "C."}}})
