@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,12 +48,26 @@ def _normalise_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 class WordLlamaEmbedder:
-    """WordLlama l2_supercat at 256 dimensions, from the wheel's own files."""
+    """WordLlama l2_supercat at 256 dimensions, from the wheel's own files.
+
+    A text's vector is the mean of its tokens' static vectors, L2-normalised (WordLlama's
+    own average pooling). With whitespace collapsed, the Llama-2 tokenizer never merges
+    across a word boundary, so a text's tokens are its words' tokens in a row: each word is
+    tokenized once and kept as the *sum* of its token vectors and its token count
+    (``_word_sums``, ``_word_tokens``). Embedding a batch is then one dictionary lookup per
+    word, one gather of those rows and one ``np.add.reduceat`` per batch: no Python loop
+    over tokens. No truncation: mean pooling of static vectors has no context window, and
+    the chunker caps a chunk at 1,200 characters (about 300 tokens).
+    """
 
     name = DEFAULT_EMBEDDING_MODEL
     dimension = 256
-    batch_size = 256
-    word_cache_size = 200_000
+    # Texts per numpy pass: large enough that the per-batch fixed costs vanish, small
+    # enough that the gathered word rows (~100 words x 1 KiB per text) stay in cache.
+    batch_size = 512
+    # Words kept (their token sums, 1 KiB each): at most 64 MiB, grown on demand from 4,096.
+    word_cache_size = 65_536
+    initial_word_rows = 4_096
 
     def __init__(self) -> None:
         # No Hugging Face access, ever: the files below are inside the installed package.
@@ -84,53 +99,86 @@ class WordLlamaEmbedder:
         # whose whitespace is collapsed to single spaces (embed() does that) splitting at
         # "▁" first gives the same ids, about twice as fast.
         self._tokenizer.pre_tokenizer = pre_tokenizers.Split("\u2581", behavior="merged_with_next")
-        self._word_cache: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+        self._word_row: dict[str, int] = {}
+        self._word_sums = np.zeros((self.initial_word_rows, self.dimension), dtype=np.float32)
+        self._word_tokens = np.zeros(self.initial_word_rows, dtype=np.float32)
 
-    def _word_ids(self, words: set[str]) -> None:
-        """Tokenize words not seen yet, one at a time through the real tokenizer, into the cache."""
-        unseen = [word for word in words if word not in self._word_cache]
-        if not unseen:
+    def _grow(self, rows: int) -> None:
+        used = len(self._word_row)
+        sums = np.zeros((rows, self.dimension), dtype=np.float32)
+        sums[:used] = self._word_sums[:used]
+        tokens = np.zeros(rows, dtype=np.float32)
+        tokens[:used] = self._word_tokens[:used]
+        self._word_sums, self._word_tokens = sums, tokens
+
+    def _learn_words(self, words: list[str]) -> None:
+        """Tokenize ``words`` (not cached yet) and store each one's token-vector sum."""
+        # One row more than the words: the last row stays zero (the padding in _embed_batch).
+        needed = len(self._word_row) + len(words) + 1
+        if needed > len(self._word_sums):
+            self._grow(max(needed, min(self.word_cache_size + 1, 2 * len(self._word_sums))))
+        encodings = self._tokenizer.encode_batch(words, add_special_tokens=False)
+        token_lists = [encoding.ids for encoding in encodings]
+        counts = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(words))
+        first = len(self._word_row)
+        rows = np.arange(first, first + len(words))
+        self._word_tokens[rows] = counts
+        self._word_sums[rows] = 0.0
+        present = counts > 0
+        if present.any():
+            ids = np.fromiter(
+                (token for tokens in token_lists for token in tokens),
+                dtype=np.int64,
+                count=int(counts.sum()),
+            )
+            np.clip(ids, 0, len(self._table) - 1, out=ids)
+            offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))[present]
+            self._word_sums[rows[present]] = np.add.reduceat(self._table[ids], offsets, axis=0)
+        self._word_row.update(zip(words, rows.tolist(), strict=True))
+
+    def _embed_batch(self, split_texts: list[list[str]], out: np.ndarray) -> None:
+        words = [word for text_words in split_texts for word in text_words]
+        if not words:
             return
-        if len(self._word_cache) + len(unseen) > self.word_cache_size:
-            self._word_cache = {}
-        for word, encoding in zip(
-            unseen, self._tokenizer.encode_batch(unseen, add_special_tokens=False), strict=True
-        ):
-            self._word_cache[word] = encoding.ids
+        word_row = self._word_row
+        unseen = [word for word in set(words) if word not in word_row]
+        if unseen:
+            if len(word_row) + len(unseen) > self.word_cache_size:
+                if len(unseen) > self.word_cache_size // 2 and len(split_texts) > 1:
+                    half = len(split_texts) // 2  # a batch of very many distinct words
+                    self._embed_batch(split_texts[:half], out[:half])
+                    self._embed_batch(split_texts[half:], out[half:])
+                    return
+                word_row.clear()  # full: start over (rows are overwritten, never shrunk)
+                unseen = list(set(words))
+            self._learn_words(unseen)
+        rows = np.fromiter(map(word_row.__getitem__, words), dtype=np.int64, count=len(words))
+        lengths = np.fromiter(map(len, split_texts), dtype=np.int64, count=len(split_texts))
+        # Sum word rows position by position: each step gathers one word of every text
+        # (a few hundred KiB, cache-resident) and adds it in place. A gather of the whole
+        # batch at once (then a segment sum) streams ~100 KiB per text through memory and
+        # was 4-15x slower on the shared machine; padding reads the zero row.
+        padding = len(self._word_sums) - 1  # never a word's (see _learn_words): all zero
+        width = int(lengths.max())
+        padded = np.full((len(split_texts), width), padding, dtype=np.int64)
+        padded[np.arange(width) < lengths[:, None]] = rows
+        by_position = np.ascontiguousarray(padded.T)
+        sums = np.zeros((len(split_texts), self.dimension), dtype=np.float32)
+        word_sums = self._word_sums
+        for position_rows in by_position:
+            sums += word_sums[position_rows]
+        tokens = self._word_tokens[padded].sum(axis=1)
+        np.divide(sums, np.maximum(tokens, 1.0)[:, None], out=sums)
+        out[:] = sums
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Mean of the token vectors of each text, L2-normalised.
-
-        With whitespace collapsed, a text's token ids are the concatenation of its words'
-        ids (the tokenizer never merges across "▁"), so words are tokenized once and cached;
-        the sums are one counts-by-vocabulary matrix product per batch.
-        """
-        split_texts = [str(text).split() for text in texts]
-        result = np.zeros((len(split_texts), self.dimension), dtype=np.float32)
-        vocabulary_size = self._table.shape[0]
-        for start in range(0, len(split_texts), self.batch_size):
-            batch = split_texts[start : start + self.batch_size]
-            self._word_ids({word for words in batch for word in words})
-            cache = self._word_cache
-            token_lists = [[t for word in words for t in cache[word]] for words in batch]
-            lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(batch))
-            total = int(lengths.sum())
-            if not total:
-                continue
-            ids = np.fromiter(
-                (t for tokens in token_lists for t in tokens), dtype=np.int64, count=total
-            )
-            np.clip(ids, 0, vocabulary_size - 1, out=ids)
-            vocabulary, columns = np.unique(ids, return_inverse=True)
-            rows = np.repeat(np.arange(len(batch)), lengths)
-            counts = np.bincount(
-                rows * len(vocabulary) + columns.reshape(-1), minlength=len(batch) * len(vocabulary)
-            ).reshape(len(batch), len(vocabulary))
-            sums = counts.astype(np.float32) @ self._table[vocabulary]
-            non_empty = lengths > 0
-            result[start : start + len(batch)][non_empty] = (
-                sums[non_empty] / lengths[non_empty, None]
-            )
+        """Mean of the token vectors of each text, L2-normalised; ``(len(texts), 256)``."""
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        with self._lock:  # the word cache is shared by the process's threads
+            for start in range(0, len(texts), self.batch_size):
+                batch = [str(text).split() for text in texts[start : start + self.batch_size]]
+                self._embed_batch(batch, result[start : start + len(batch)])
         return _normalise_rows(result)
 
 
@@ -205,6 +253,25 @@ def embedder() -> Embedder:
     return load_embedder(configured_model_name())
 
 
+def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest ``scores``, best first (ties by index): a partial sort
+    (``argpartition``, linear) of the whole array, then a sort of only the ``k`` found."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    candidates = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
+    return candidates[np.lexsort((candidates, -scores[candidates]))]
+
+
+def cosine_scores(query_vector: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The cosine of ``query_vector`` to each row of ``matrix`` (rows unit-length float32,
+    as every embedder returns them and the lore snapshot keeps them): one product."""
+    query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    # einsum, not BLAS: a threaded BLAS matrix-vector product waits on its threads, and on
+    # a busy machine its tail latency is several times that of one core doing the loop.
+    return np.einsum("ij,j->i", np.asarray(matrix, dtype=np.float32), query)
+
+
 def cosine_top_k(query_vector: np.ndarray, matrix: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The ``k`` rows of ``matrix`` closest to ``query_vector``: ``[(row, cosine), ...]``.
 
@@ -213,11 +280,5 @@ def cosine_top_k(query_vector: np.ndarray, matrix: np.ndarray, k: int) -> list[t
     """
     if k <= 0 or len(matrix) == 0:
         return []
-    query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-    # einsum, not BLAS: a threaded BLAS matrix-vector product waits on its threads, and on
-    # a busy machine its tail latency is several times that of one core doing the loop.
-    scores = np.einsum("ij,j->i", np.asarray(matrix, dtype=np.float32), query)
-    k = min(k, len(scores))
-    candidates = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(k)
-    ordered = candidates[np.argsort(-scores[candidates], kind="stable")]
-    return [(int(row), float(scores[row])) for row in ordered]
+    scores = cosine_scores(query_vector, matrix)
+    return [(int(row), float(scores[row])) for row in top_k_rows(scores, k)]

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from characters.models import Ecosystem
 from characters.selectors import get_or_404
-from core.embeddings import cosine_top_k, embedder
+from core.embeddings import cosine_scores, embedder, top_k_rows
 from core.errors import ServiceUnavailableError
 from relationships.graph import GRAPH_UNAVAILABLE_ERRORS, graph_is_configured
 
@@ -53,6 +53,14 @@ def document_get(*, user: Any, document_id: object, ecosystem_id: object | None 
 
 
 # --------------------------------------------------------------- in-process lore snapshot
+#
+# Each process keeps, per (ecosystem, embedding model, dimension), the enabled documents'
+# chunk vectors as one C-contiguous float32 matrix, rows normalised once at load, beside
+# their texts, the keyed-entry matcher and per-character visibility masks. Exact search is
+# then one matrix-vector product and a partial sort. A write to the ecosystem's lore bumps a
+# shared generation stamp (Redis) on commit: every process reloads on its next read. A
+# different configured model (``manage.py reembed``) reads another key, never vectors of
+# another model.
 
 
 def lore_generation_key(ecosystem_id: object) -> str:
@@ -65,7 +73,8 @@ def lore_generation_bump(ecosystem_id: object) -> None:
     with contextlib.suppress(RedisError, OSError):
         cache.set(lore_generation_key(ecosystem_id), time.time_ns(), None)
     with _snapshots_lock:
-        _snapshots.pop(str(ecosystem_id), None)
+        for key in [key for key in _snapshots if key[0] == str(ecosystem_id)]:
+            del _snapshots[key]
 
 
 @dataclass
@@ -73,21 +82,26 @@ class _Snapshot:
     generation: Any
     loaded_at: float
     chunk_ids: np.ndarray
-    matrix: np.ndarray
+    matrix: np.ndarray  # (rows, dimension) float32, C-contiguous, unit rows
     # per row: (text, document_id, position)
     rows: list[tuple[str, int, int]]
     documents: dict[int, tuple[str, list[str], frozenset[str]]]  # title, keys, characters
     matcher: KeyMatcher
     first_chunk: dict[int, int]  # document id -> row of its first chunk
     model: str
+    row_documents: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # character id -> rows that character may see (None: every row); filled on demand.
+    visible_masks: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
-_snapshots: dict[str, _Snapshot] = {}
+SnapshotKey = tuple[str, str, int]  # ecosystem id, embedding model, dimension
+_snapshots: dict[SnapshotKey, _Snapshot] = {}
 _snapshots_lock = threading.Lock()
 
 
-def _load_snapshot(ecosystem_id: str, generation: Any) -> _Snapshot:
-    model = embedder()
+def _load_snapshot(
+    ecosystem_id: str, generation: Any, model_name: str, dimension: int
+) -> _Snapshot:
     documents: dict[int, tuple[str, list[str], frozenset[str]]] = {}
     entries: list[KeyedEntry] = []
     characters: dict[int, set[str]] = {}
@@ -107,16 +121,23 @@ def _load_snapshot(ecosystem_id: str, generation: Any) -> _Snapshot:
         Chunk.objects.filter(
             ecosystem_id=ecosystem_id,
             document_id__in=list(documents),
-            embedding_model=model.name,
+            embedding_model=model_name,
+            dimension=dimension,
         )
         .order_by("document_id", "position")
         .values_list("pk", "document_id", "position", "text", "embedding")
     )
-    matrix = np.zeros((len(chunks), model.dimension), dtype=np.float32)
+    # One buffer, one copy: the rows are stored little-endian float32 of ``dimension`` values.
+    matrix = (
+        np.frombuffer(b"".join(bytes(chunk[4]) for chunk in chunks), dtype="<f4")
+        .reshape(len(chunks), dimension)
+        .astype(np.float32, order="C")
+    )
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.divide(matrix, norms, out=matrix, where=norms > 0)
     first_chunk: dict[int, int] = {}
-    for row, (_pk, document_id, _position, _text, vector) in enumerate(chunks):
-        matrix[row] = np.frombuffer(bytes(vector), dtype="<f4")
-        first_chunk.setdefault(document_id, row)
+    for row, chunk in enumerate(chunks):
+        first_chunk.setdefault(chunk[1], row)
     return _Snapshot(
         generation=generation,
         loaded_at=time.monotonic(),
@@ -126,14 +147,19 @@ def _load_snapshot(ecosystem_id: str, generation: Any) -> _Snapshot:
         documents=documents,
         matcher=KeyMatcher(entries),
         first_chunk=first_chunk,
-        model=model.name,
+        model=model_name,
+        row_documents=np.array([chunk[1] for chunk in chunks], dtype=np.int64),
     )
 
 
 def lore_snapshot(ecosystem_id: object) -> _Snapshot:
-    key = str(ecosystem_id)
+    """The process's copy of the ecosystem's lore for the configured embedding model,
+    reloaded when a write bumped the generation (or, with the cache down, when older than
+    ``LORE_LOCAL_MAX_AGE_SECONDS``)."""
+    model = embedder()
+    key: SnapshotKey = (str(ecosystem_id), model.name, int(model.dimension))
     try:
-        generation = cache.get(lore_generation_key(key))
+        generation = cache.get(lore_generation_key(key[0]))
     except (RedisError, OSError):  # redis-py's ConnectionError is not an OSError
         generation = None
     with _snapshots_lock:
@@ -147,7 +173,7 @@ def lore_snapshot(ecosystem_id: object) -> _Snapshot:
     )
     if snapshot is not None and fresh:
         return snapshot
-    snapshot = _load_snapshot(key, generation)
+    snapshot = _load_snapshot(key[0], generation, key[1], key[2])
     with _snapshots_lock:
         _snapshots[key] = snapshot
     return snapshot
@@ -158,6 +184,21 @@ def _visible(snapshot: _Snapshot, document_id: int, character_id: object | None)
         return True
     tied = snapshot.documents[document_id][2]
     return not tied or str(character_id) in tied
+
+
+def _visible_mask(snapshot: _Snapshot, character_id: object | None) -> np.ndarray | None:
+    """Rows ``character_id`` may see (documents tied to no character or to it); None: all."""
+    if character_id is None:
+        return None
+    key = str(character_id)
+    if key not in snapshot.visible_masks:
+        hidden = [
+            document_id
+            for document_id, (_title, _keys, tied) in snapshot.documents.items()
+            if tied and key not in tied
+        ]
+        snapshot.visible_masks[key] = ~np.isin(snapshot.row_documents, hidden) if hidden else None
+    return snapshot.visible_masks[key]
 
 
 # --------------------------------------------------------------- the engine's fast paths
@@ -180,24 +221,23 @@ def lore_entries_triggered(ecosystem_id: object, text: str) -> list[LoreHit]:
 def _exact_hits(
     snapshot: _Snapshot, vector: np.ndarray, k: int, character_id: object | None
 ) -> list[LoreHit]:
-    if not len(snapshot.rows):
+    """The ``k`` chunks closest to ``vector`` among those ``character_id`` may see: one
+    product over the snapshot's matrix, hidden rows masked out, a partial sort."""
+    if not len(snapshot.rows) or k <= 0:
         return []
+    scores = cosine_scores(vector, snapshot.matrix)
+    mask = _visible_mask(snapshot, character_id)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
     hits: list[LoreHit] = []
-    want = k
-    while True:
-        ranked = cosine_top_k(vector, snapshot.matrix, want)
-        hits = []
-        for row, score in ranked:
-            text, document_id, position = snapshot.rows[row]
-            if not _visible(snapshot, document_id, character_id):
-                continue
-            title, keys, _ = snapshot.documents[document_id]
-            hits.append(LoreHit(text, score, document_id, title, position, keys))
-            if len(hits) == k:
-                return hits
-        if want >= len(snapshot.rows):
-            return hits
-        want *= 4
+    for row in top_k_rows(scores, k):
+        score = float(scores[row])
+        if score == -np.inf:
+            break
+        text, document_id, position = snapshot.rows[row]
+        title, keys, _ = snapshot.documents[document_id]
+        hits.append(LoreHit(text, score, document_id, title, position, keys))
+    return hits
 
 
 def lore_retrieve(
@@ -233,14 +273,19 @@ def lore_search(
     *, ecosystem: Ecosystem, query: str, k: int, character_id: object | None = None
 ) -> list[LoreHit]:
     """Search by meaning: Neo4j's vector index in the full stack, exact numpy otherwise."""
-    vector = embedder().embed([query])[0]
+    model = embedder()
+    vector = model.embed([query])[0]
     if not graph_is_configured() or not settings.LORE_SEARCH_USE_NEO4J:
         return _exact_hits(lore_snapshot(ecosystem.pk), vector, k, character_id)
     from .graph import lore_vector_query
 
     try:
         ranked = lore_vector_query(
-            ecosystem_id=ecosystem.pk, vector=vector, k=k, character_id=character_id
+            ecosystem_id=ecosystem.pk,
+            vector=vector,
+            k=k,
+            character_id=character_id,
+            model=model.name,
         )
     except GRAPH_UNAVAILABLE_ERRORS as error:
         raise LoreSearchUnavailable(

@@ -66,7 +66,7 @@ def _characters_of(ecosystem: Ecosystem, character_ids: Iterable[object]) -> lis
 def _on_commit(ecosystem_id: object, removed_chunk_ids: Sequence[int] = ()) -> None:
     def after() -> None:
         lore_generation_bump(ecosystem_id)
-        lore_remove_enqueue(chunk_ids=removed_chunk_ids)
+        lore_remove_enqueue(chunk_ids=removed_chunk_ids, ecosystem_id=ecosystem_id)
         lore_sync_enqueue(ecosystem_id=ecosystem_id)
 
     transaction.on_commit(after)

@@ -25,10 +25,16 @@ def lore_graph_sync(self: Task, ecosystem_id: str) -> dict[str, Any]:
 
 
 @shared_task(name="lore.graph_remove", **GRAPH_RETRY_OPTIONS)
-def lore_graph_remove(self: Task, chunk_ids: list[int]) -> dict[str, Any]:
+def lore_graph_remove(
+    self: Task, chunk_ids: list[int], ecosystem_id: str | None = None
+) -> dict[str, Any]:
+    # ecosystem_id None: a task queued by an older release (nodes keyed by the bare id).
     if not graph_is_configured():
         return NOT_CONFIGURED
-    return {"status": "ok", "removed": lore_remove_chunks(chunk_ids=chunk_ids)}
+    return {
+        "status": "ok",
+        "removed": lore_remove_chunks(chunk_ids=chunk_ids, ecosystem_id=ecosystem_id),
+    }
 
 
 @shared_task(name="lore.graph_reconcile", ignore_result=True, expires=60)
