@@ -10,8 +10,14 @@ from django.urls import re_path
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from .errors import ApplicationError
+from .outage import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE_CODE,
+    database_unavailable_reason,
+)
 from .parsers import body_too_large
 
 
@@ -26,7 +32,19 @@ def _first_message(detail: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Every error answers ``{"detail": ..., "code": ...}`` (plus ``errors`` per field)."""
+    """Every error answers ``{"detail": ..., "code": ...}`` (plus ``errors`` per field).
+
+    The database failing under the request (``core.outage``) answers 503
+    ``database_unavailable`` with ``Retry-After``, never 500."""
+    reason = database_unavailable_reason(exc)
+    if reason is not None:
+        set_rollback()
+        unavailable = Response(
+            {"detail": reason, "code": DATABASE_UNAVAILABLE_CODE},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        unavailable["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return unavailable
     if isinstance(exc, ApplicationError):
         body: dict[str, Any] = {"detail": exc.message, "code": exc.code, **exc.extra}
         if exc.status_code == status.HTTP_409_CONFLICT:

@@ -9,7 +9,10 @@ connection pools are thread-safe: one per server URL and process is enough.
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 _pools: dict[str, Any] = {}
 _pools_lock = threading.Lock()
@@ -47,3 +50,14 @@ class SharedPoolRedisCache(RedisCache):
         pipeline.set(key, 0, ex=timeout, nx=True)
         pipeline.incr(key)
         return int(pipeline.execute()[1])
+
+
+def redis_client_options() -> dict[str, Any]:
+    """Keyword arguments of a redis-py client on a request's path: the timeouts and the one
+    immediate retry of the settings (``REDIS_*_SECONDS``, ``REDIS_RETRIES``), instead of
+    redis-py's 5 s timeouts and ten retries with backoff (docs/operations.md, "Redis down")."""
+    return {
+        "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+        "retry": Retry(NoBackoff(), settings.REDIS_RETRIES),
+    }

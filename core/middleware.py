@@ -4,7 +4,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .outage import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE_CODE,
+    database_unavailable_reason,
+)
 
 
 class TimedResponseMiddleware(ABC):
@@ -34,3 +40,32 @@ class ServerTimingMiddleware(TimedResponseMiddleware):
 
     def finish(self, request: HttpRequest, response: HttpResponse, seconds: float) -> None:
         response["Server-Timing"] = f"app;dur={seconds * 1000:.2f}"
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (a page, the admin, /metrics) whose database connection failed answers 503
+    with ``Retry-After`` instead of 500 (``core.outage``; the API's views answer through
+    ``core.api.exception_handler`` the same way, as JSON)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        reason = database_unavailable_reason(exception)
+        if reason is None:
+            return None
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse(
+                {"detail": reason, "code": DATABASE_UNAVAILABLE_CODE}, status=503
+            )
+        else:
+            response = HttpResponse(
+                f"Service unavailable: {reason}\n",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+            )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from characters.models import Ecosystem
 from core import fast_paths, metrics
+from core.cache import redis_client_options
 
 from .models import Event
 from .types import EventSpec
@@ -267,7 +268,8 @@ def _pubsub_publisher(channel_layer: BaseChannelLayer) -> GroupPublisher | None:
     if not hosts or len(hosts) != 1 or not isinstance(hosts[0], str):
         return None  # sharded or dict-configured hosts: leave the routing to the layer
     prefix = channel_layer._kwargs.get("prefix", "asgi")
-    client = redis.Redis.from_url(hosts[0])
+    # Bounded timeouts and retries: a Redis that is down must not hold the request.
+    client = redis.Redis.from_url(hosts[0], **redis_client_options())
 
     def publish(group: str, message: dict[str, Any]) -> None:
         client.publish(f"{prefix}__group__{group}", channel_layer.serialize(message))

@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("ECOSYSTEM_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -60,6 +62,9 @@ MIDDLEWARE = [
     "core.middleware.ServerTimingMiddleware",
     # Counts every response by method and status class (/metrics); outermost but one.
     "core.metrics.RequestMetricsMiddleware",
+    # A page whose database connection failed answers 503 + Retry-After, not 500
+    # (core/outage.py; the API does the same in core.api.exception_handler).
+    "core.middleware.DatabaseUnavailableMiddleware",
     # Before CommonMiddleware, so a preflight answers with CORS headers (django-cors-headers).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -116,6 +121,9 @@ else:
     DATABASES["default"]["OPTIONS"] = {
         "server_side_binding": True,
         "prepare_threshold": prepare_threshold or None,
+        # A server that does not answer the connect is given up on after this many seconds
+        # (libpq waits forever by default); the request answers 503 (core/outage.py).
+        "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5),
     }
     if env.bool("DATABASE_POOL", default=True):
         # A connection pool (psycopg 3): under ASGI every request runs in a context of its
@@ -127,6 +135,10 @@ else:
             "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
         }
+        # Each pooled connection is checked (one empty statement) as a request takes it:
+        # after a PostgreSQL restart the pool holds connections the restart cut, and without
+        # the check each would fail the first request that took it.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_POOL_CHECK", default=True)
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = DATABASE_CONN_MAX_AGE
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -177,6 +189,25 @@ CARD_IMPORT_MAX_BYTES = env.int("CARD_IMPORT_MAX_BYTES", default=8 * 1024 * 1024
 
 # --- Redis, channel layer, Celery -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every Redis use on a request's path (cache: throttles and flags; the broadcast's PUBLISH;
+# Celery's publish) gives up after these, so a Redis that is down or unreachable costs a
+# request at most about a second instead of holding it (redis-py retries 10 times with
+# backoff, kombu reconnects for seconds, by default). The request still succeeds without
+# Redis: docs/operations.md, "Redis down".
+REDIS_CONNECT_TIMEOUT_SECONDS = env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=0.5)
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=1.0)
+# Attempts after a failed one, at once (a connection Redis closed by restarting is
+# replaced by the retry).
+REDIS_RETRIES = env.int("REDIS_RETRIES", default=1)
+
+
+def _with_connect_timeout(url: str) -> str:
+    """``url`` with ``socket_connect_timeout`` (redis-py reads it from the query): the
+    channel layer's connections, whose reads must not time out (a subscriber waits)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}socket_connect_timeout={REDIS_CONNECT_TIMEOUT_SECONDS:g}"
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -187,7 +218,7 @@ if REDIS_URL:
             # layer; the pub/sub layer queues in memory). The fan-out's one channel per
             # ecosystem and process carries every event of a busy ecosystem.
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [_with_connect_timeout(REDIS_URL)],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
             },
         }
@@ -202,6 +233,22 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Publishing a task (on a request's path: the graph and lore syncs) gives up quickly when the
+# broker is down; the caller logs it and the reconcile sends what was not enqueued.
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+    "max_retries": REDIS_RETRIES,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": REDIS_RETRIES,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
 CELERY_TASK_DEFAULT_QUEUE = "ecosystem"
 CELERY_BEAT_SCHEDULE = {
     "scenario-clock": {"task": "scenarios.clock_tick", "schedule": 1.0},
@@ -220,6 +267,11 @@ if CACHE_URL:
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="ecosystem"),
             "TIMEOUT": 300,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "retry": Retry(NoBackoff(), REDIS_RETRIES),
+            },
         }
     }
 else:
