@@ -1464,6 +1464,7 @@ def voice_accuracy(texts: Sequence[str], labels: Sequence[str]) -> float:
     tested on the held-out fourth (every fourth line, so both halves span the whole run)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     train = [i for i in range(len(texts)) if i % 4]
     test = [i for i in range(len(texts)) if not i % 4]
@@ -1472,7 +1473,10 @@ def voice_accuracy(texts: Sequence[str], labels: Sequence[str]) -> float:
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
     features = vectorizer.fit_transform([texts[i] for i in train])
     model = LogisticRegression(max_iter=2000, C=10.0)
-    model.fit(features, [labels[i] for i in train])
+    # One BLAS thread: a small fit on a shared machine took three times as long with a
+    # thread per core fighting the other processes (same solver, same figures).
+    with threadpool_limits(limits=1):
+        model.fit(features, [labels[i] for i in train])
     predicted = model.predict(vectorizer.transform([texts[i] for i in test]))
     return _share(sum(1 for i, p in zip(test, predicted, strict=True) if labels[i] == p), len(test))
 

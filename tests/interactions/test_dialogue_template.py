@@ -521,3 +521,220 @@ def test_the_baker_talks_of_her_ovens():
     )
     lines = replies(baker, "Nice weather today.", count=100)
     assert sum("ovens" in line or "flour" in line for line in lines) >= 10
+
+
+# --- Card greetings and voice examples (issue #16, docs/dialogue.md) -----------------------
+
+from interactions.dialogue.base import LoreFact  # noqa: E402
+from interactions.dialogue.template.card import own_example_lines, speaker_things  # noqa: E402
+from memories.recalled import RecalledMemory  # noqa: E402
+
+RECALLING = get_backend("template")
+CARD_GREETINGS = (
+    "*Wren looks up from the hive.* Oh, {{user}}! I'm {{char}}. Mind the bees.",
+    "{{user}}, you came back! The honey is nearly ready.",
+    "<USER>? Come in, <BOT> has the kettle on.",
+)
+WREN = dataclasses.replace(
+    CAST[3], id="wren", name="Wren", bio="Wren keeps bees.", greetings=CARD_GREETINGS
+)
+
+
+def greeting_ctx(
+    who: Speaker,
+    *,
+    seed: int = 0,
+    relationship: RelationshipState = FRIENDLY,
+    recent: tuple[tuple[str, str], ...] = (),
+    kind: str = "greeting",
+) -> DialogueContext:
+    return DialogueContext(
+        speaker=who,
+        listener=LISTENER,
+        interaction_type=kind,
+        relationship=relationship,
+        utterance=None,
+        recent=recent,
+        seed=seed,
+    )
+
+
+def test_a_carded_character_opens_a_greeting_with_one_of_its_own_greetings():
+    expected = {
+        "Oh, Quill! I'm Wren. Mind the bees.",
+        "Quill, you came back! The honey is nearly ready.",
+        "Quill? Come in, Wren has the kettle on.",
+    }
+    said = {RECALLING.opening(greeting_ctx(WREN, seed=seed)) for seed in range(40)}
+    assert said == expected  # every greeting, placeholders resolved, the action left out
+
+
+def test_the_same_greeting_is_not_said_to_the_same_listener_back_to_back():
+    for seed in range(40):
+        first = RECALLING.opening(greeting_ctx(WREN, seed=seed))
+        recent = (("Wren", first), ("Quill", "Hello, Wren."))
+        second = RECALLING.opening(greeting_ctx(WREN, seed=seed + 1, recent=recent))
+        assert second != first
+
+
+def test_a_single_greeting_said_just_now_gives_way_to_the_templates_own():
+    only = dataclasses.replace(WREN, greetings=("Hello, {{user}}, welcome to my hives!",))
+    card_line = "Hello, Quill, welcome to my hives!"
+    assert RECALLING.opening(greeting_ctx(only)) == card_line
+    recent = (("Wren", card_line), ("Quill", "Hi."))
+    for seed in range(20):
+        line = RECALLING.opening(greeting_ctx(only, seed=seed, recent=recent))
+        assert "welcome to my hives" not in line and "{" not in line and line
+
+
+def test_card_greetings_are_not_said_to_an_enemy_nor_in_other_openings():
+    enemy = RelationshipState(-0.8, 0.1, 12)
+    for seed in range(30):
+        assert "Mind the bees" not in RECALLING.opening(
+            greeting_ctx(WREN, seed=seed, relationship=enemy)
+        )
+        assert "Mind the bees" not in RECALLING.opening(greeting_ctx(WREN, seed=seed, kind="chat"))
+
+
+def test_a_long_card_greeting_is_cut_at_a_sentence():
+    long_greeting = "Welcome, {{user}}. " + "The bees are busy today and so am I. " * 20
+    wordy = dataclasses.replace(WREN, greetings=(long_greeting,))
+    line = RECALLING.opening(greeting_ctx(wordy))
+    assert line.startswith("Welcome, Quill.") and line.endswith(".")
+    assert len(line) <= 300
+
+
+def test_only_the_characters_own_lines_of_its_example_dialogue_count():
+    examples = (
+        "<START>\n{{user}}: Is your boat ready?\n{{char}}: *wipes her hands* My beehives "
+        "come first.\nThe clover fields are in bloom.\n{{user}}: And the harbor?\n"
+        "<START>\n{{char}}: Your boat can wait."
+    )
+    lines = own_example_lines(examples, "Wren")
+    assert lines == (
+        "My beehives come first. The clover fields are in bloom.",
+        "Your boat can wait.",
+    )
+    things = speaker_things(dataclasses.replace(WREN, voice_examples=examples))
+    assert "my beehives" in things and "the clover fields" in things
+    assert not any("boat" in thing or "harbor" in thing for thing in things)
+
+
+def test_a_carded_character_talks_of_the_things_in_its_voice_examples():
+    examples = "{{user}}: Busy?\n{{char}}: Always. My beehives need smoking before the frost."
+    plain = dataclasses.replace(WREN, bio="Wren lives in the harbour town.", greetings=())
+    carded = dataclasses.replace(plain, voice_examples=examples)
+    lines = replies(carded, "Nice weather today.", count=100)
+    openings = [BACKEND.opening(ctx(carded, None, seed=seed)) for seed in range(100)]
+    assert sum("beehives" in line for line in lines + openings) >= 10
+    assert not any("beehives" in line for line in replies(plain, "Nice weather today.", count=100))
+
+
+# --- Memories and lore in speech: drawn on when they fit, recorded in drew_on --------------
+
+
+def remembered(heard: str, *, importance: float = 0.6, memory_id: str = "m1") -> RecalledMemory:
+    return RecalledMemory(
+        id=memory_id, kind="memory", text=f'Quill said to me: "{heard}"', heard=heard,
+        counterpart_id=LISTENER.id, interaction_type="chat", sentiment=-0.4,
+        importance=importance, score=1.0, age_seconds=60.0,
+    )  # fmt: skip
+
+
+def recall_ctx(
+    utterance: str | None,
+    *,
+    seed: int = 0,
+    memories: tuple[RecalledMemory, ...] = (),
+    lore: tuple[LoreFact, ...] = (),
+    recent: tuple[tuple[str, str], ...] = (),
+    setting: str = "",
+) -> DialogueContext:
+    return DialogueContext(
+        speaker=CAST[3],
+        listener=LISTENER,
+        interaction_type="chat",
+        relationship=FRIENDLY,
+        utterance=utterance,
+        setting=setting,
+        recent=recent,
+        seed=seed,
+        memories=memories,
+        lore=lore,
+    )
+
+
+def drawn(line: str) -> list[tuple[str, str]]:
+    return [(item["kind"], item["id"]) for item in getattr(line, "drew_on", ())]
+
+
+def test_a_memory_that_shares_the_topic_is_brought_up_and_recorded():
+    memory = remembered("Your lanterns are crooked and ugly.")
+    line = RECALLING.reply(
+        recall_ctx("Are the lanterns ready for the festival?", memories=(memory,))
+    )
+    assert "lanterns are crooked and ugly" in line
+    assert drawn(line) == [("memory", "m1")]
+
+
+def test_a_memory_that_fits_nothing_in_the_exchange_is_never_brought_up():
+    memory = remembered("Your lanterns are crooked and ugly.", importance=1.0)
+    for seed in range(60):
+        line = RECALLING.reply(
+            recall_ctx("How was the sea this morning?", seed=seed, memories=(memory,))
+        )
+        assert "lanterns" not in line and drawn(line) == []
+
+
+def test_a_memory_the_speaker_just_brought_up_is_not_brought_up_again():
+    memory = remembered("Your lanterns are crooked and ugly.")
+    first = RECALLING.reply(recall_ctx("Are the lanterns ready?", memories=(memory,)))
+    assert drawn(first) == [("memory", "m1")]
+    again = RECALLING.reply(
+        recall_ctx(
+            "Are the lanterns lit yet?",
+            memories=(memory,),
+            recent=(("Quill", "Are the lanterns ready?"), ("Ilse", str(first))),
+        )
+    )
+    assert drawn(again) == [] and "crooked and ugly" not in again
+
+
+LIGHTHOUSE = LoreFact(
+    id="4:0",
+    title="The lighthouse",
+    text="The lighthouse has burned every night for two hundred years. Its last keeper "
+    "vanished in a storm.",
+    keys=("lighthouse",),
+)
+
+
+def test_a_yes_no_question_about_a_lore_entry_gets_its_answer_and_the_fact():
+    for seed in range(20):
+        line = RECALLING.reply(
+            recall_ctx("Is the lighthouse still lit?", seed=seed, lore=(LIGHTHOUSE,))
+        )
+        assert "burned every night for two hundred years" in line
+        assert answers_question("yn", line), line  # the yes or no still comes first
+        assert drawn(line) == [("lore", "4:0")]
+
+
+def test_a_lore_fact_is_told_on_not_retold_in_one_conversation():
+    told = "Everyone here knows it: The lighthouse has burned every night for two hundred years."
+    line = RECALLING.reply(
+        recall_ctx(
+            "What about the lighthouse?",
+            lore=(LIGHTHOUSE,),
+            recent=(("Pim", "Tell me of the lighthouse?"), ("Yara", told)),
+        )
+    )
+    assert "two hundred years" not in line
+    assert "last keeper vanished in a storm" in line
+
+
+def test_lore_nobody_mentions_is_not_drawn_on():
+    for seed in range(40):
+        line = RECALLING.reply(
+            recall_ctx("The bread was good today.", seed=seed, lore=(LIGHTHOUSE,))
+        )
+        assert drawn(line) == [] and "lighthouse" not in line.lower()

@@ -34,3 +34,50 @@ def test_the_short_eval_runs_in_under_thirty_seconds(short_eval):
     report, seconds = short_eval
     assert report.transcript.turns == 150
     assert seconds < 30
+
+
+def test_lines_draw_on_memories_and_lore_that_fit_the_exchange(short_eval):
+    report, _seconds = short_eval
+    numbers = report.numbers
+    assert numbers["memory_lines"] >= 0.05, report.examples
+    assert numbers["memory_relevant"] >= 0.9, report.examples.get("memory that does not fit")
+    assert numbers["lore_lines"] >= 0.02, report.examples
+    assert numbers["lore_relevant"] >= 0.9, report.examples.get("lore that does not fit")
+    assert numbers["drawn_not_offered"] == 0
+
+
+def test_what_a_line_drew_on_is_in_its_transcript_data(short_eval):
+    report, _seconds = short_eval
+    memories, lore = report.transcript.memories, report.transcript.lore
+    recalling = [u for u in report.transcript.utterances if u.drew_on]
+    assert recalling
+    for u in recalling:
+        for item in u.drew_on:
+            assert item["kind"] in ("memory", "reflection", "lore")
+            if item["kind"] == "lore":
+                assert item["id"] in u.offered_lore and item["id"] in lore
+            else:
+                assert item["id"] in u.offered_memories
+                assert item["text"] == memories[item["id"]].heard
+                assert '"' in u.text  # what was heard then is quoted in the line
+
+
+@pytest.fixture(scope="module")
+def standin_eval():
+    return run(turns=12, seed=7, backend="standin")
+
+
+def test_the_eval_runs_through_the_openai_backend_against_the_standin_model(standin_eval):
+    report = standin_eval
+    assert report.transcript.backend == "standin"
+    assert report.transcript.turns == 12
+    failed = [row for row in report.rows if row.met is False]
+    assert not failed, (failed, report.examples)
+    numbers = report.numbers
+    assert numbers["turns_answered"] == 1.0
+    assert numbers["from_model"] == 1.0  # the model's lines (or a card greeting), no fallback
+    assert numbers["prompt_persona"] == 1.0 and numbers["prompt_emotion"] == 1.0
+    assert numbers["prompt_memories"] == 1.0
+    assert numbers["speaks_for_another"] == 0
+    # The lines really came from the stand-in server.
+    assert any(u.text in report.transcript.model_texts for u in report.transcript.utterances)
