@@ -16,7 +16,7 @@ import pytest
 from characters.emotion import PAD
 from characters.personality import BigFive
 from interactions.dialogue import get_backend
-from interactions.dialogue.base import DialogueContext, Speaker, card_text
+from interactions.dialogue.base import DialogueContext, LoreFact, Speaker, card_text
 from interactions.dialogue.openai_compat import (
     MAX_REPLY_CHARS,
     MAX_TOKENS,
@@ -29,6 +29,7 @@ from interactions.dialogue.openai_compat import (
     voice_lines,
 )
 from interactions.dialogue.template import TemplateBackend
+from memories.recalled import RecalledMemory
 from relationships.dynamics import RelationshipState
 from tests.llm_standin import ScriptedStandIn, scripted_llm  # noqa: F401 (a fixture)
 
@@ -508,3 +509,36 @@ def test_a_first_chat_is_not_opened_with_a_card_greeting(model):
     chat = dataclasses.replace(FIRST_GREETING, interaction_type="chat")
     assert standin_backend(model).opening(chat) == "Tomas, have you tried the rye?"
     assert "Greetings you have opened with" not in model.bodies[0]["messages"][0]["content"]
+
+
+def test_the_prompt_sent_carries_memories_lore_voice_and_the_rule_together(model):
+    model.script("Behind the flour sacks.")
+    memory = RecalledMemory(
+        id="m1",
+        kind="memory",
+        text="Tomas lost the harbor map at the festival.",
+        heard="I lost it, I'm sorry.",
+        counterpart_id="tomas",
+        interaction_type="chat",
+        sentiment=-0.4,
+        importance=0.7,
+        score=0.9,
+        age_seconds=3600.0,
+    )
+    lore = LoreFact(id="d1:0", title="The harbor", text="The harbor map shows the old reef.")
+    ctx = dataclasses.replace(OTTO_NEARBY, speaker=CARD_MARA, memories=(memory,), lore=(lore,))
+    standin_backend(model).reply(ctx)
+    system = model.bodies[0]["messages"][0]["content"]
+    sections = [
+        "You are Mara",
+        "you feel joy",
+        "Tomas is: friend",
+        "What you remember",
+        "Tomas lost the harbor map at the festival.",
+        "What you know of your world",
+        "The harbor: The harbor map shows the old reef.",
+        "How you talk",
+        "never write what Tomas or anyone else says",
+    ]
+    positions = [system.index(section) for section in sections]
+    assert positions == sorted(positions)
