@@ -238,6 +238,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT_SECONDS
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+    # kombu waits forever on a broker that stopped answering without closing the connection.
+    # A second above the command bound: a worker's BRPOP legitimately waits up to 1 s.
+    "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS + 1,
     "max_retries": REDIS_RETRIES,
     "interval_start": 0,
     "interval_step": 0.1,

@@ -7,11 +7,21 @@ stream is back). docs/operations.md, "Redis down".
 A real Daphne whose REDIS_URL points at a closed loopback port: connections are refused, as
 when Redis was killed."""
 
+import contextlib
+import socket
+import threading
 import time
+import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
+from celery import Celery
+from kombu.exceptions import OperationalError as KombuOperationalError
 
+from core.cache import SharedPoolRedisCache
+from eventlog.services import events_broadcast
 from interactions.models import Interaction
 from tests.conftest import token_for
 from tests.observatory.conftest import DaphneServer
@@ -92,3 +102,76 @@ def test_with_redis_unreachable_a_login_answers_within_two_seconds(web_without_r
     # The health check names what is down, for the load balancer and the operator.
     assert health.status_code == 503
     assert health.json()["services"]["redis"]["status"] == "down"
+
+
+# --- A Redis that accepts connections and never answers (frozen, or a broken network) ----
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    acceptor.join(5)
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def bound_for_silent(settings) -> float:
+    """Each attempt waits at most the socket timeout; 0.5 s of slack for a loaded machine."""
+    return (1 + settings.REDIS_RETRIES) * settings.REDIS_SOCKET_TIMEOUT_SECONDS + 0.5
+
+
+def test_a_silent_redis_holds_a_cache_read_only_for_the_socket_timeouts(settings, silent_redis):
+    options = settings.CACHES["default"]["OPTIONS"]
+    silent_cache = SharedPoolRedisCache(silent_redis, {"OPTIONS": options, "KEY_PREFIX": "x"})
+
+    started = time.monotonic()
+    with pytest.raises(redis.RedisError):
+        silent_cache.get("anything")
+
+    assert time.monotonic() - started < bound_for_silent(settings)
+
+
+def test_a_silent_redis_holds_a_broadcast_only_for_the_socket_timeouts(settings, silent_redis):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [silent_redis]},
+        }
+    }
+
+    started = time.monotonic()
+    events_broadcast(ecosystem_id=uuid.uuid4(), envelopes=[{"seq": 1, "type": "x"}])  # logged
+
+    assert time.monotonic() - started < bound_for_silent(settings)
+
+
+def test_a_silent_broker_holds_a_task_publish_only_for_its_timeouts(settings, silent_redis):
+    app = Celery(broker=silent_redis, set_as_current=False)
+    app.conf.update(
+        broker_connection_timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT,
+        broker_transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        task_publish_retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY,
+    )
+    broker_timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"]
+
+    started = time.monotonic()
+    with pytest.raises((KombuOperationalError, OSError, redis.RedisError)):
+        app.send_task("relationships.graph_sync_relationships", args=([1],))
+
+    assert time.monotonic() - started < (1 + settings.REDIS_RETRIES) * broker_timeout + 1.0
