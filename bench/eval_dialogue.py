@@ -1,6 +1,12 @@
 """Believability of the default voice (issue #15): a seeded evaluation that prints one table.
 
-    .venv/bin/python -m bench.eval_dialogue [--turns 600] [--seed 7]      (or: make eval)
+    .venv/bin/python -m bench.eval_dialogue [--turns 600] [--seed 7] [--examples]
+    .venv/bin/python -m bench.eval_dialogue --backend standin [--turns 40]
+    (or: make eval, make eval EVAL_ARGS="--backend standin")
+
+With ``--backend standin`` it plays a shorter run through the OpenAI-compatible backend
+against the stand-in model server (``bench/llm_standin.py``, started on loopback) and checks
+the plumbing, not the model (``evaluate_plumbing``).
 
 What it plays. A cast of six (a warm baker, a gruff sailor, a fussy scholar, a spiteful
 guard, a nervous herbalist and a brash merchant: three agreeable, three not, every other
@@ -17,12 +23,15 @@ the director (``scenarios.director.plan_turn``) picks who talks to whom and how,
 template backend writes the opening and the reply from a ``DialogueContext`` built as the
 engine builds it (the pair's recent exchanges in ``recent``, the turn seed), VADER scores
 both lines, and the pure models move emotion, energy and both directions of the
-relationship exactly as ``interactions.services._exchange_effects`` does. Same inputs, same
-table, in any process; about two seconds for 600 turns.
+relationship exactly as ``interactions.services._exchange_effects`` does. The cast has
+memories and the world has lore (``World``: recalled and retrieved as the plan step does,
+without the database), two of the cast came from Character Cards (``CARDS``), and every line
+keeps what it drew on. Same inputs, same table, in any process; a few seconds for 600 turns.
 
 What it measures (one row per figure, the target beside it): repetition, responsiveness,
 consistency, voice (two scikit-learn bag-of-words classifiers on held-out lines), text
-hygiene (with ``inflect`` for articles and agreement) and emotional range. The rules of
+hygiene (with ``inflect`` for articles and agreement), emotional range, and memories and
+lore in speech (how often lines draw on them, and whether what they draw on fits). The rules of
 each judgement are the functions below; they are deliberately independent of the backend
 (their own question typing, their own stance words), so the backend cannot grade itself.
 """
