@@ -154,6 +154,8 @@ def lore_page(request: HttpRequest, ecosystem_id: uuid.UUID) -> HttpResponse:
         "urls": _url_patterns(),
         "characters": context.characters,
         "max_document_bytes": int(settings.LORE_MAX_DOCUMENT_BYTES),
+        # A JSON body's limit: pasted text longer than this goes up as a file.
+        "max_json_bytes": int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
     }
     return render(
         request,

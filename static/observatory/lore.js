@@ -13,6 +13,7 @@ import { byId, byIdAs, el, fixed, readJsonScript, showMessage } from "./dom.js";
  * @property {{placeholder: string, documents: string, search: string}} urls
  * @property {{id: string, name: string}[]} characters
  * @property {number} max_document_bytes
+ * @property {number} max_json_bytes
  */
 
 /**
@@ -331,14 +332,17 @@ function entryFields() {
   };
 }
 
-/** @returns {Promise<LoreDocument>} */
-async function addFromFile() {
-  const file = chosenFile();
+/**
+ * @param {File | null} file
+ * @param {string} title
+ * @returns {Promise<LoreDocument>}
+ */
+async function addFromFile(file, title) {
   if (!file) throw new ApiError(400, { detail: "Choose a file to upload, or paste text instead." });
   const fields = entryFields();
   const body = new FormData();
   body.append("file", file, file.name);
-  body.append("title", titleInput.value.trim());
+  body.append("title", title);
   body.append("keys", fields.keys.join(","));
   body.append("constant", fields.constant ? "true" : "false");
   body.append("order", String(fields.order));
@@ -357,14 +361,20 @@ async function addFromFile() {
   return doc;
 }
 
-/** @returns {Promise<LoreDocument>} */
+/**
+ * Pasted text goes as JSON; text longer than a JSON body may be (DATA_UPLOAD_MAX_MEMORY_SIZE,
+ * 256 KiB by default) goes up as a file instead, which the documents' own limit bounds.
+ * @returns {Promise<LoreDocument>}
+ */
 function addFromText() {
-  return apiSendWithProgress(
-    "POST",
-    documentsUrl,
-    { title: titleInput.value.trim() || "Untitled", content: contentInput.value, kind: kindSelect.value, ...entryFields() },
-    showProgress,
-  );
+  const title = titleInput.value.trim() || "Untitled";
+  const text = new Blob([contentInput.value]);
+  if (text.size > page.max_json_bytes - 16 * 1024) {
+    const extension = kindSelect.value === "markdown" ? "md" : "txt";
+    const file = new File([text], `pasted.${extension}`, { type: extension === "md" ? "text/markdown" : "text/plain" });
+    return addFromFile(file, title);
+  }
+  return apiSendWithProgress("POST", documentsUrl, { title, content: contentInput.value, kind: kindSelect.value, ...entryFields() }, showProgress);
 }
 
 /**
@@ -387,7 +397,7 @@ form.addEventListener("submit", async (event) => {
   submitButton.disabled = true;
   const wasEditing = editing;
   try {
-    const doc = wasEditing ? await saveEdit(wasEditing) : source() === "file" ? await addFromFile() : await addFromText();
+    const doc = wasEditing ? await saveEdit(wasEditing) : source() === "file" ? await addFromFile(chosenFile(), titleInput.value.trim()) : await addFromText();
     documents.set(doc.id, doc);
     renderDocuments();
     const verb = wasEditing ? "Saved" : "Added";

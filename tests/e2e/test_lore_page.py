@@ -18,6 +18,7 @@ from characters.services import character_create
 from lore.graph import lore_sync_pending
 from lore.models import Document
 from relationships.graph import graph_cypher, graph_is_configured
+from tests.e2e.conftest import PHONE
 from tests.e2e.test_observatory import off_loop
 from tests.factories import EcosystemFactory, UserFactory
 
@@ -234,4 +235,35 @@ def test_a_refused_file_and_an_empty_search_show_the_apis_message(open_browser):
 
     page.click("#lore-search button[type=submit]")
     expect(page.locator("#lore-search-error")).to_contain_text("q:")
+    assert session.errors == []
+
+
+def test_a_long_paste_goes_up_as_a_file_on_a_phone_without_sideways_scrolling(
+    open_browser, lore_nodes
+):
+    """Pasted text longer than a JSON body may be (256 KiB) is sent as a file, so the
+    documents' own limit applies; the page fits a 390 px screen."""
+    user = UserFactory()
+    ecosystem = make_town(user)
+    lore_nodes.append(str(ecosystem.pk))
+    session = open_browser(viewport=PHONE)
+    session.login(user)
+    page = session.page
+    open_lore_page(session, ecosystem)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+    text = lighthouse_document().decode() * 3  # about 360 KB
+    page.check("input[name=source][value=text]")
+    page.locator("#lore-content").fill(text)
+    page.select_option("#lore-kind", "markdown")
+    page.fill("#lore-title", "The long chronicle")
+    page.click("#lore-submit")
+
+    row = page.locator("#documents tr", has_text="The long chronicle")
+    expect(row).to_be_visible(timeout=60_000)
+    document = Document.objects.get(ecosystem=ecosystem)
+    assert document.kind == "markdown" and document.source_name == "pasted.md"
+    assert len(document.content) > 300_000 and document.content.count("Old Maren") == 3
+    expect(row.locator(".doc-chunks")).to_have_text(str(document.chunks.count()))
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     assert session.errors == []
