@@ -104,6 +104,8 @@ _INTERACTION_WORDS = {
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _STAGE_DIRECTION = re.compile(r"\*[^*]{1,200}\*|\([^)]{1,200}\)(?=\s|$)")
 _START_MARKER = re.compile(r"^\s*<start>\s*$", re.IGNORECASE)
+# SillyTavern macros other than {{char}}/{{user}} ({{random:...}}, {{time}} ...): dropped.
+_OTHER_MACRO = re.compile(r"\{\{[^{}]*\}\}")
 _SPEECH_VERBS = (
     "said|says|replied|replies|answered|answers|asked|asks|responded|responds|added|adds|"
     "shouted|shouts|whispered|whispers|muttered|mutters|called|calls"
@@ -208,12 +210,17 @@ def memory_and_lore_lines(
     return lines
 
 
+def _card_said(text: str, *, char: str, user: str) -> str:
+    """A card's text with its placeholders resolved and any other macro dropped."""
+    return _OTHER_MACRO.sub("", card_text(text, char=char, user=user))
+
+
 def _example_lines(text: str, *, char: str, user: str) -> list[str]:
     """A card's example dialogue as lines: placeholders resolved, ``<START>`` markers and
     stage directions dropped, blank lines left out."""
     lines = []
     # The budget holds about a hundred words: the head of a long card is enough.
-    for raw in card_text(text[:VOICE_EXAMPLES_READ_CHARS], char=char, user=user).splitlines():
+    for raw in _card_said(text[:VOICE_EXAMPLES_READ_CHARS], char=char, user=user).splitlines():
         if _START_MARKER.match(raw):
             continue
         line = " ".join(_STAGE_DIRECTION.sub(" ", raw).split())
@@ -248,7 +255,7 @@ def voice_lines(ctx: DialogueContext, budget: int = VOICE_TOKEN_BUDGET) -> list[
     greetings = []
     if ctx.utterance is None and ctx.interaction_type == "greeting":
         for greeting in speaker.greetings:
-            line = clean_reply(card_text(greeting, char=speaker.name, user=listener.name), "")
+            line = clean_reply(_card_said(greeting, char=speaker.name, user=listener.name), "")
             if line:
                 greetings.append(f"- {line}")
     sections = []
@@ -288,7 +295,7 @@ def card_greeting(ctx: DialogueContext) -> str | None:
     key = f"greeting|{ctx.seed}|{speaker.id}|{listener.id}|{len(speaker.greetings)}"
     greeting = speaker.greetings[zlib.crc32(key.encode()) % len(speaker.greetings)]
     line = clean_reply(
-        card_text(greeting, char=speaker.name, user=listener.name),
+        _card_said(greeting, char=speaker.name, user=listener.name),
         speaker.name,
         others=cast_of(ctx),
     )

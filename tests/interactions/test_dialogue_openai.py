@@ -437,7 +437,7 @@ CARD_MARA = dataclasses.replace(
     voice_examples=(
         "<START>\n{{user}}: Morning.\n{{char}}: *beams* Morning, love! Bread's nearly out, "
         "isn't it grand?\n<START>\n{{user}}: Can I have the burnt one?\n"
-        "{{char}}: Burnt? In <BOT>'s bakery? Never, <USER>."
+        "{{char}}: Burnt? In <BOT>'s bakery? Never, <USER>. {{random:truly,really}}"
     ),
 )
 FIRST_GREETING = DialogueContext(
