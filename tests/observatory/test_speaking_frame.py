@@ -5,16 +5,24 @@ no seq, is not in the log and is never replayed, and the events keep their exact
 (docs/events.md, "Ephemeral frames")."""
 
 import asyncio
+import contextlib
+import json
 import time
 import uuid
 
 import pytest
-from django.db import connection
+from asgiref.sync import async_to_sync
+from django.db import connection, transaction
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from eventlog.models import Event
+from eventlog.services import ephemeral_broadcast, events_append, speaking_frame
 from interactions.services import ScenarioContext, interaction_process
+from observatory.client import stream_events, stream_url
 from scenarios.services import scenario_create
 from tests.conftest import token_for
+from tests.factories import user_message_event
 from tests.llm_standin import llm_backend, llm_standin  # noqa: F401 - fixtures
 from tests.observatory.test_ws_stream import Observer, run
 
@@ -160,3 +168,80 @@ def test_the_template_backend_sends_no_speaking_frame(ecosystem, pair, scenario,
 
     received = run(scenario_run)
     assert [frame["type"] for _, frame in received] == ["character_interaction"]
+
+
+# --- Under Daphne: the direct socket write, and a client that ignores unknown frames -----------
+
+
+def speak_and_write(ecosystem_id: uuid.UUID, count: int) -> None:
+    """``count`` times: a speaking frame, then a committed event (from a thread of its own)."""
+    try:
+        for index in range(count):
+            ephemeral_broadcast(
+                ecosystem_id=ecosystem_id,
+                frame=speaking_frame(
+                    character_id=str(uuid.uuid4()),
+                    name=f"Speaker {index}",
+                    scenario_id=None,
+                    speaking=True,
+                ),
+            )
+            with transaction.atomic():
+                events_append(
+                    ecosystem_id=ecosystem_id, events=[user_message_event(f"line {index}")]
+                )
+    finally:
+        connection.close()
+
+
+def test_under_daphne_speaking_frames_reach_the_socket_and_the_python_client_ignores_them(
+    user, ecosystem, daphne
+):
+    server = daphne()
+    token = token_for(user)
+    count = 20
+
+    async def scenario():
+        raw_frames: list[dict] = []
+        client_events: list[dict] = []
+        live = asyncio.Event()
+
+        async def raw_client() -> None:
+            protocols = [Subprotocol("ecosystem.v1"), Subprotocol(f"bearer.{token}")]
+            url = stream_url(server.url, ecosystem.pk, None)
+            async with connect(url, subprotocols=protocols) as websocket:
+                async for text in websocket:
+                    frame = json.loads(text)
+                    if frame["type"] == "heartbeat":
+                        live.set()
+                        continue
+                    raw_frames.append(frame)
+                    if frame.get("seq") == count:
+                        return
+
+        async def python_client() -> None:
+            stream = stream_events(server.url, ecosystem.pk, token, since=0)
+            async with contextlib.aclosing(stream):
+                async for event in stream:
+                    client_events.append(event)
+                    if len(client_events) == count:
+                        return
+
+        readers = asyncio.gather(raw_client(), python_client())
+        await asyncio.wait_for(live.wait(), 20)
+        await asyncio.to_thread(speak_and_write, ecosystem.pk, count)
+        await asyncio.wait_for(readers, 30)
+        return raw_frames, client_events
+
+    raw_frames, client_events = async_to_sync(scenario)()
+    # The raw socket got every speaking frame, each before the event written after it, and
+    # every event once, in order.
+    assert [frame["type"] for frame in raw_frames] == ["speaking", "user_message"] * count
+    assert [frame["data"]["name"] for frame in raw_frames[::2]] == [
+        f"Speaker {index}" for index in range(count)
+    ]
+    assert all("seq" not in frame for frame in raw_frames[::2])
+    assert [frame["seq"] for frame in raw_frames[1::2]] == list(range(1, count + 1))
+    # observatory.client yields the events only, each once, in order.
+    assert [event["seq"] for event in client_events] == list(range(1, count + 1))
+    assert {event["type"] for event in client_events} == {"user_message"}
