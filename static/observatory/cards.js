@@ -60,19 +60,141 @@ function size(bytes) {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const ZIP_SIGNATURE = [0x50, 0x4b, 0x03, 0x04];
+
 /**
- * Whether the file is a PNG (its own bytes, not its name): its image is the avatar and can
- * be shown before the import as a data: URL (the only non-site images the policy allows).
- * @param {File} file
- * @returns {Promise<boolean>}
+ * @param {Uint8Array} bytes
+ * @param {number[]} signature
  */
-async function isPng(file) {
-  const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
-  return [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((byte, index) => head[index] === byte);
+function startsWith(bytes, signature) {
+  return signature.every((byte, index) => bytes[index] === byte);
 }
 
 /**
+ * The media type of an image the server keeps as an avatar (PNG, JPEG, GIF, WebP), from its
+ * first bytes; null for anything else (docs/cards.md, "Avatar storage").
+ * @param {Uint8Array} bytes
+ * @returns {string | null}
+ */
+function imageType(bytes) {
+  if (startsWith(bytes, PNG_SIGNATURE)) return "image/png";
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "image/jpeg";
+  if (startsWith(bytes, [0x47, 0x49, 0x46, 0x38])) return "image/gif";
+  if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && String.fromCharCode(...bytes.slice(8, 12)) === "WEBP") return "image/webp";
+  return null;
+}
+
+/**
+ * @typedef {object} ZipMember
+ * @property {number} method 0 stored, 8 deflated
+ * @property {number} size compressed size
+ * @property {number} offset of its local header
+ */
+
+/**
+ * A zip's members from its central directory (no zip64, as CHARX files are small).
+ * @param {DataView} view
+ * @returns {Map<string, ZipMember>}
+ */
+function zipMembers(view) {
+  let end = -1;
+  for (let at = view.byteLength - 22; at >= Math.max(0, view.byteLength - 22 - 65_535); at -= 1) {
+    if (view.getUint32(at, true) === 0x06054b50) {
+      end = at;
+      break;
+    }
+  }
+  if (end < 0) throw new Error("not a zip");
+  const count = view.getUint16(end + 10, true);
+  let at = view.getUint32(end + 16, true);
+  /** @type {Map<string, ZipMember>} */
+  const members = new Map();
+  const decoder = new TextDecoder();
+  for (let index = 0; index < count && at + 46 <= view.byteLength; index += 1) {
+    if (view.getUint32(at, true) !== 0x02014b50) break;
+    const nameLength = view.getUint16(at + 28, true);
+    const name = decoder.decode(new Uint8Array(view.buffer, view.byteOffset + at + 46, nameLength));
+    members.set(name, { method: view.getUint16(at + 10, true), size: view.getUint32(at + 20, true), offset: view.getUint32(at + 42, true) });
+    at += 46 + nameLength + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+  }
+  return members;
+}
+
+/**
+ * @param {DataView} view
+ * @param {ZipMember} member
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+async function zipRead(view, member) {
+  const start = member.offset + 30 + view.getUint16(member.offset + 26, true) + view.getUint16(member.offset + 28, true);
+  const raw = new Uint8Array(view.buffer, view.byteOffset + start, member.size).slice();
+  if (member.method === 0) return raw;
+  if (member.method !== 8) throw new Error(`zip method ${member.method}`);
+  const stream = new Blob([raw]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * The image a CHARX's avatar comes from, chosen as the server chooses it
+ * (characters/cards/charx.py): the V3 ``assets`` icon named "main" first, by its
+ * ``embeded://`` (sic) or ``embedded://`` path, else the first file under assets/icon/.
  * @param {File} file
+ * @returns {Promise<Blob | null>}
+ */
+async function charxIcon(file) {
+  const view = new DataView(await file.arrayBuffer());
+  const members = zipMembers(view);
+  const cardMember = members.get("card.json");
+  /** @type {string[]} */
+  const candidates = [];
+  if (cardMember) {
+    const card = JSON.parse(new TextDecoder().decode(await zipRead(view, cardMember)));
+    const assets = card?.data?.assets ?? card?.assets;
+    if (Array.isArray(assets)) {
+      const icons = assets.filter((asset) => asset && typeof asset === "object" && asset.type === "icon");
+      icons.sort((a, b) => Number(a.name !== "main") - Number(b.name !== "main"));
+      for (const asset of icons) {
+        const uri = typeof asset.uri === "string" ? asset.uri : "";
+        for (const prefix of ["embeded://", "embedded://"]) {
+          if (uri.startsWith(prefix)) candidates.push(uri.slice(prefix.length));
+        }
+      }
+    }
+  }
+  candidates.push(...[...members.keys()].filter((name) => name.startsWith("assets/icon/")).sort());
+  for (const name of candidates) {
+    const member = members.get(name);
+    if (!member) continue;
+    const bytes = await zipRead(view, member);
+    const type = imageType(bytes.slice(0, 12));
+    return type ? new Blob([bytes], { type }) : null;
+  }
+  return null;
+}
+
+/**
+ * The card's image, to show before the import: a PNG card is its own image; a CHARX holds
+ * it as a member. Shown as a data: URL (the only images from outside the site the policy
+ * allows). Null when there is none to show.
+ * @param {File} file
+ * @returns {Promise<Blob | null>}
+ */
+async function cardImage(file) {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  if (startsWith(head, PNG_SIGNATURE)) return file;
+  if (startsWith(head, ZIP_SIGNATURE)) {
+    try {
+      return await charxIcon(file);
+    } catch {
+      return null; // the server read it; the preview just goes without the picture
+    }
+  }
+  return null;
+}
+
+/**
+ * @param {Blob} file
  * @returns {Promise<string>}
  */
 function dataUrl(file) {
@@ -184,8 +306,9 @@ export function setupCardImport(options) {
     for (const trait of TRAITS) setTrait(trait, Number(card.big_five[trait] ?? 0.5), card.big_five_evidence?.[trait] ?? []);
     byId("card-avatar-note").textContent = card.has_avatar ? "" : "No image: the character will have no avatar.";
     avatar.hidden = true;
-    if (card.has_avatar && file && (await isPng(file))) {
-      avatar.src = await dataUrl(file);
+    const image = card.has_avatar && file ? await cardImage(file) : null;
+    if (image) {
+      avatar.src = await dataUrl(image);
       avatar.alt = `${card.name}'s avatar`;
       avatar.hidden = false;
     } else if (card.has_avatar) {

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from characters.models import Character
-from tests.characters.cardkit import b64, png_with, tiny_png, v2
+from tests.characters.cardkit import b64, charx, png_with, tiny_png, v2, v3
 from tests.e2e.test_observatory import make_cast, off_loop
 from tests.factories import EcosystemFactory, UserFactory
 
@@ -156,6 +156,56 @@ def test_a_card_dropped_on_the_network_is_imported_and_its_name_stays_text(open_
     expect(page.locator("#panel-avatar")).to_be_hidden()
     assert page.locator("img[src=x]").count() == 0
     assert session.dialogs == [] and session.errors == []
+
+
+def test_a_charx_cards_main_icon_is_previewed_and_becomes_the_avatar(open_browser):
+    """The preview reads the CHARX in the browser and shows the icon the server will keep:
+    the asset named "main" (here listed after another icon, and 10 px wide, not 5)."""
+    user = UserFactory()
+    ecosystem = make_town(user)
+    session = open_browser()
+    session.login(user)
+    page = session.page
+    open_observatory(session, ecosystem)
+
+    assets = [
+        {
+            "type": "icon",
+            "uri": "embeded://assets/icon/images/alt.png",
+            "name": "alt",
+            "ext": "png",
+        },
+        {
+            "type": "icon",
+            "uri": "embeded://assets/icon/images/main.png",
+            "name": "main",
+            "ext": "png",
+        },
+    ]
+    card = charx(
+        v3(name="Corvin", assets=assets),
+        {
+            "assets/icon/images/alt.png": tiny_png((200, 200, 0), size=5),
+            "assets/icon/images/main.png": tiny_png((0, 160, 90), size=10),
+        },
+    )
+    page.get_by_role("button", name="Import card").click()
+    page.set_input_files(
+        "#card-file", {"name": "corvin.charx", "mimeType": "application/zip", "buffer": card}
+    )
+    expect(page.locator("#card-name")).to_have_text("Corvin")
+    expect(page.locator("#card-meta")).to_contain_text("V3 · CHARX")
+    preview_avatar = page.locator("#card-avatar")
+    expect(preview_avatar).to_be_visible()
+    assert loaded_width(preview_avatar) == 10
+    page.click("#card-import")
+
+    expect(page.locator("#card-dialog")).to_be_hidden()
+    corvin = Character.objects.get(ecosystem=ecosystem, name="Corvin")
+    panel_avatar = page.locator("#panel-avatar")
+    expect(panel_avatar).to_have_attribute("src", f"/api/v1/characters/{corvin.pk}/avatar")
+    assert loaded_width(panel_avatar) == 10
+    assert session.errors == []
 
 
 def test_a_refused_card_shows_the_apis_message_and_imports_nothing(open_browser):
