@@ -34,7 +34,7 @@ import environ
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DataError, IntegrityError, connections, models, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -897,31 +897,36 @@ def _insert(
     model: type[Model], rows: Sequence[Mapping[str, Any]], *, returning: bool = False
 ) -> list[Any]:
     """INSERT the rows (``{attname: value}``, the same keys in each) as they are: no
-    ``save()``, so ``auto_now`` timestamps keep the archived values. With ``returning``, the
-    primary keys the database assigned, in order."""
+    ``save()``, so ``auto_now`` timestamps keep the archived values. One multi-row INSERT per
+    ``INSERT_BATCH`` rows; with ``returning``, one per row, answering the primary keys the
+    database assigned, in order."""
     if not rows:
         return []
+    database = connections[DEFAULT_DB_ALIAS]  # the wrapper itself, not the proxy
     meta = model._meta
     by_attname = {f.attname: f for f in meta.concrete_fields}
-    attnames = list(rows[0])
-    fields = [by_attname[name] for name in attnames]
-    quote = connection.ops.quote_name
+    fields = [by_attname[name] for name in rows[0]]
+    quote = database.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
+    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # The model's own table and column names, quoted; every value is a parameter.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
     params = [
-        [f.get_db_prep_save(row[f.attname], connection=connection) for f in fields] for row in rows
+        [f.get_db_prep_save(row[f.attname], connection=database) for f in fields] for row in rows
     ]
-    with connection.cursor() as cursor:
+    with database.cursor() as cursor:
         if not returning:
             for start in range(0, len(params), INSERT_BATCH):
-                cursor.executemany(sql, params[start : start + INSERT_BATCH])
+                batch = params[start : start + INSERT_BATCH]
+                cursor.execute(
+                    head + ", ".join([row_marks] * len(batch)),
+                    [value for values in batch for value in values],
+                )
             return []
         assert meta.pk is not None
         keys = []
         for values in params:
-            cursor.execute(f"{sql} RETURNING {quote(str(meta.pk.column))}", values)
+            cursor.execute(f"{head}{row_marks} RETURNING {quote(str(meta.pk.column))}", values)
             keys.append(cursor.fetchone()[0])
         return keys
 

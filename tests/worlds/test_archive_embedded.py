@@ -1,7 +1,8 @@
 """The archive path from `make run` to the full stack, end to end: a world played in the
-embedded mode (SQLite, in a process of its own) is exported there with `export_ecosystem`,
-imported into PostgreSQL with `import_ecosystem`, and exported again: the two archives hold
-the same world, record by record, ids aside."""
+embedded mode (SQLite, in a process of its own) is exported there with `export_ecosystem`
+(and imported back into that SQLite for another user), imported into PostgreSQL with
+`import_ecosystem`, and exported again: the two archives hold the same world, record by
+record, ids aside."""
 
 from __future__ import annotations
 
@@ -52,6 +53,22 @@ for _ in range(3):
     Scenario.objects.filter(pk=scenario.pk).update(next_tick_at=due)
     clock_tick()
 call_command("export_ecosystem", str(ecosystem.pk), "-o", sys.argv[1], "--events")
+# The archive also comes back into the embedded mode's own SQLite, for another user.
+import json
+from django.contrib.auth.models import User
+from eventlog.models import Event
+from interactions.models import Interaction
+from lore.models import Chunk
+from memories.models import Memory
+User.objects.create(username="second")
+call_command("import_ecosystem", sys.argv[1], "--owner", "second")
+copy = Ecosystem.objects.get(owner__username="second")
+def counts(world):
+    return [world.characters.count(), Interaction.objects.filter(ecosystem=world).count(),
+            Memory.objects.filter(ecosystem=world).count(),
+            Chunk.objects.filter(ecosystem=world).count(),
+            list(Event.objects.filter(ecosystem=world).values_list("seq", flat=True))]
+print(json.dumps({"original": counts(ecosystem), "copy": counts(copy)}))
 """
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -106,6 +123,9 @@ def test_a_make_run_world_moves_to_postgresql_through_an_archive(tmp_path):
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+    in_sqlite = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert in_sqlite["copy"] == in_sqlite["original"]
+    assert in_sqlite["original"][1] > 3 and in_sqlite["original"][3] > 0
     exported = json.loads(gzip.decompress(archive.read_bytes()))
     assert len(exported["events"]) > 10 and exported["lore"] and exported["memories"]
 
