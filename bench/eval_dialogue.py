@@ -105,6 +105,10 @@ INITIAL_RELATIONSHIPS = (
     ("Tomas", "Mara", 0.75, 0.8, 40),
     ("Ilse", "Pim", 0.35, 0.6, 12),
     ("Pim", "Ilse", 0.4, 0.6, 12),
+    ("Ilse", "Vex", -0.2, 0.25, 4),
+    ("Vex", "Ilse", -0.1, 0.3, 4),
+    ("Odile", "Mara", 0.15, 0.45, 5),
+    ("Mara", "Odile", 0.2, 0.5, 5),
 )
 
 

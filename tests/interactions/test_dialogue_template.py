@@ -738,3 +738,34 @@ def test_lore_nobody_mentions_is_not_drawn_on():
             recall_ctx("The bread was good today.", seed=seed, lore=(LIGHTHOUSE,))
         )
         assert drawn(line) == [] and "lighthouse" not in line.lower()
+
+
+def test_a_lore_sentence_the_listener_just_said_is_not_said_back():
+    told = "You know the story: The lighthouse has burned every night for two hundred years."
+    for seed in range(30):
+        line = RECALLING.reply(recall_ctx(told, seed=seed, lore=(LIGHTHOUSE,)))
+        assert "two hundred years" not in line
+
+
+HISTORY = LoreFact(
+    id="9:0",
+    title="A short history of the harbor",
+    text="The harbor was a fishing hamlet before the salt trade came. Merchants built the "
+    "warehouses along the pier.",
+)
+
+
+def test_free_text_lore_is_told_only_when_what_is_said_shares_its_words():
+    for seed in range(40):
+        # A word of its title in the setting is too little to tell the story.
+        line = RECALLING.reply(
+            recall_ctx("Lovely day.", seed=seed, lore=(HISTORY,), setting="the harbor festival")
+        )
+        assert drawn(line) == [] and "fishing hamlet" not in line
+    told = [
+        RECALLING.reply(
+            recall_ctx("The salt trade changed this harbor, you know.", seed=seed, lore=(HISTORY,))
+        )
+        for seed in range(40)
+    ]
+    assert any(drawn(line) == [("lore", "9:0")] for line in told)

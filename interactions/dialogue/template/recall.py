@@ -32,6 +32,7 @@ from memories.recalled import RecalledMemory
 RECALL_MIN_IMPORTANCE = 0.3
 RECALL_PROBABILITY = 0.35
 LORE_MENTION_PROBABILITY = 0.5
+CHUNK_MENTION_WORDS = 2
 # How many of the conversation's last lines count as what the exchange is about.
 RECENT_CONTEXT_LINES = 4
 QUOTE_MAX_CHARS = 80
@@ -138,9 +139,10 @@ def _names_fact(fact: LoreFact, text: str) -> bool:
 
 
 def conversation_text(ctx: DialogueContext) -> str:
-    """The recent conversation, whoever said it, as compared for repetition (one register,
-    words only), each line between spaces."""
-    return " " + "  ".join(sentence_key(text) for _name, text in ctx.recent) + " "
+    """The recent conversation and the line being answered, whoever said them, as compared
+    for repetition (one register, words only), each line between spaces."""
+    lines = [text for _name, text in ctx.recent] + [ctx.utterance or ""]
+    return " " + "  ".join(sentence_key(text) for text in lines) + " "
 
 
 def lore_sentence(fact: LoreFact, heard: str) -> str | None:
@@ -168,17 +170,28 @@ def lore_to_state(ctx: DialogueContext, heard: str = "") -> tuple[LoreFact, str]
     return None
 
 
+def _touches(fact: LoreFact, ctx: DialogueContext, line: str) -> bool:
+    """A keyed entry is touched when one of its keys is in what the listener said, in the
+    line or in the scenario's setting or objectives; a chunk of free text (no keys) only
+    when what is said shares ``CHUNK_MENTION_WORDS`` of its words (a word of its title in
+    the setting is too little to tell the story)."""
+    said = " ".join((ctx.utterance or "", line))
+    if fact.keys:
+        return _names_fact(fact, " ".join((said, ctx.setting, *ctx.objectives)))
+    names = frozenset(name.lower() for name in (ctx.speaker.name, ctx.listener.name))
+    shared = content_words(fact.text, drop=names) & content_words(said, drop=names)
+    return len(shared) >= CHUNK_MENTION_WORDS
+
+
 def lore_to_mention(
     ctx: DialogueContext, line: str, heard: str = ""
 ) -> tuple[LoreFact, str] | None:
-    """A lore fact the exchange touches without asking about it, on a seeded draw
-    (``LORE_MENTION_PROBABILITY``): one whose key (or a word of its title) is in what the
-    listener said, in the line being said, or in the scenario's setting or objectives."""
+    """A lore fact the exchange touches (:func:`_touches`) without asking about it, on a
+    seeded draw (``LORE_MENTION_PROBABILITY``), and the sentence of it to say."""
     if not ctx.lore:
         return None
-    around = " ".join((ctx.utterance or "", line, ctx.setting, *ctx.objectives))
     for fact in ctx.lore:
-        sentence = lore_sentence(fact, heard) if _names_fact(fact, around) else None
+        sentence = lore_sentence(fact, heard) if _touches(fact, ctx, line) else None
         if sentence is not None:
             if _rng(ctx, "lore-mention").random() < LORE_MENTION_PROBABILITY:
                 return fact, sentence
