@@ -26,6 +26,10 @@ from .models import Chunk, Document
 # Without a shared generation stamp (cache evicted or down), a process rebuilds its
 # in-memory copy of an ecosystem's lore at most this stale.
 LORE_LOCAL_MAX_AGE_SECONDS = 30.0
+# A process asks the shared stamp at most this often per ecosystem: the plan step reads
+# lore twice per interaction, and a Redis round trip per read cost more than the search.
+# A write made by another process is seen within this long (by this one, at once).
+LORE_GENERATION_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class _Snapshot:
     first_chunk: dict[int, int]  # document id -> row of its first chunk
     model: str
     row_documents: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    checked_at: float = field(default_factory=time.monotonic)  # when the stamp last matched
     # character id -> rows that character may see (None: every row); filled on demand.
     visible_masks: dict[str, np.ndarray | None] = field(default_factory=dict)
 
@@ -158,20 +163,21 @@ def lore_snapshot(ecosystem_id: object) -> _Snapshot:
     ``LORE_LOCAL_MAX_AGE_SECONDS``)."""
     model = embedder()
     key: SnapshotKey = (str(ecosystem_id), model.name, int(model.dimension))
+    with _snapshots_lock:
+        snapshot = _snapshots.get(key)
+    now = time.monotonic()
+    if snapshot is not None and now - snapshot.checked_at < LORE_GENERATION_CHECK_SECONDS:
+        return snapshot  # a write in this process drops it at once (lore_generation_bump)
     try:
         generation = cache.get(lore_generation_key(key[0]))
     except (RedisError, OSError):  # redis-py's ConnectionError is not an OSError
         generation = None
-    with _snapshots_lock:
-        snapshot = _snapshots.get(key)
     fresh = snapshot is not None and (
         (generation is not None and snapshot.generation == generation)
-        or (
-            generation is None
-            and time.monotonic() - snapshot.loaded_at < LORE_LOCAL_MAX_AGE_SECONDS
-        )
+        or (generation is None and now - snapshot.loaded_at < LORE_LOCAL_MAX_AGE_SECONDS)
     )
     if snapshot is not None and fresh:
+        snapshot.checked_at = now
         return snapshot
     snapshot = _load_snapshot(key[0], generation, key[1], key[2])
     with _snapshots_lock:
@@ -206,7 +212,10 @@ def _visible_mask(snapshot: _Snapshot, character_id: object | None) -> np.ndarra
 
 def lore_entries_triggered(ecosystem_id: object, text: str) -> list[LoreHit]:
     """Keyed entries triggered by ``text`` (and constant ones), in entry order."""
-    snapshot = lore_snapshot(ecosystem_id)
+    return _triggered(lore_snapshot(ecosystem_id), text)
+
+
+def _triggered(snapshot: _Snapshot, text: str) -> list[LoreHit]:
     hits = []
     for entry in snapshot.matcher.triggered(text):
         row = snapshot.first_chunk.get(entry.document_id)
@@ -250,7 +259,7 @@ def lore_retrieve(
     snapshot = lore_snapshot(ecosystem_id)
     hits = [
         hit
-        for hit in lore_entries_triggered(ecosystem_id, query_text)
+        for hit in _triggered(snapshot, query_text)
         if _visible(snapshot, hit.document_id, character_id)
     ][:k]
     seen = {(hit.document_id, hit.position) for hit in hits}

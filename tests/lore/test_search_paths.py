@@ -177,3 +177,23 @@ def test_neo4j_search_of_one_ecosystem_never_returns_anothers_chunks(
     remaining = set(Chunk.objects.filter(ecosystem=ours).values_list("pk", flat=True))
     assert len(remaining) == 2
     assert {uid for uid, _score in search()} == remaining
+
+
+@pytest.mark.django_db
+def test_another_processes_write_is_seen_once_the_stamp_is_checked_again(ecosystem, monkeypatch):
+    from django.core.cache import cache
+
+    from lore import selectors
+
+    monkeypatch.setattr(selectors, "LORE_GENERATION_CHECK_SECONDS", 60.0)
+    document_create(ecosystem=ecosystem, title="Lamp", content="The lighthouse lamp.")
+    lore_generation_bump(ecosystem.pk)
+    first = lore_snapshot(ecosystem.pk)
+    # Another process stores a document and bumps the shared stamp (this one's copy stays).
+    document_create(ecosystem=ecosystem, title="Fish", content="Smoked herring at the market.")
+    cache.set(selectors.lore_generation_key(ecosystem.pk), "another process", None)
+    assert lore_snapshot(ecosystem.pk) is first  # not asked again within the interval
+    monkeypatch.setattr(selectors, "LORE_GENERATION_CHECK_SECONDS", 0.0)
+    second = lore_snapshot(ecosystem.pk)
+    assert second is not first
+    assert sorted(title for title, _keys, _tied in second.documents.values()) == ["Fish", "Lamp"]
