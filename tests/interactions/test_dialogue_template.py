@@ -769,3 +769,27 @@ def test_free_text_lore_is_told_only_when_what_is_said_shares_its_words():
         for seed in range(40)
     ]
     assert any(drawn(line) == [("lore", "9:0")] for line in told)
+
+
+@pytest.mark.django_db
+def test_the_engine_opens_greetings_with_an_imported_characters_own_greetings(ecosystem):
+    from interactions.services import interaction_process
+    from tests.factories import CharacterFactory
+
+    wren = CharacterFactory(
+        ecosystem=ecosystem,
+        name="Wren",
+        greetings=["*waves* Oh, {{user}}! Mind the bees.", "{{user}}, the honey is ready!"],
+        voice_examples="{{char}}: My beehives hum all summer.",
+    )
+    otto = CharacterFactory(ecosystem=ecosystem, name="Otto")
+    first = interaction_process(
+        initiator_id=wren.pk, target_id=otto.pk, interaction_type="greeting"
+    )
+    second = interaction_process(
+        initiator_id=wren.pk, target_id=otto.pk, interaction_type="greeting", seed=1
+    )
+    greetings = {"Oh, Otto! Mind the bees.", "Otto, the honey is ready!"}
+    assert first.interaction.content in greetings
+    # The pair's last exchanges hold the first greeting: the next one is the other.
+    assert second.interaction.content in greetings - {first.interaction.content}
