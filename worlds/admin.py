@@ -1,6 +1,7 @@
 """The Ecosystem admin with world archives (docs/archives.md): the "Export archive" actions
-and an "Import a world archive" form. The admin itself is characters.admin's; this app sits
-above characters, so it registers a subclass in its place."""
+and an "Import a world archive" form; its "Import a card" form brings the card's book in as
+lore (worlds.card_services.card_import). The admin itself is characters.admin's; this app
+sits above characters, so it registers a subclass in its place."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from characters.admin import EcosystemAdmin
-from characters.models import Ecosystem
+from characters.models import Character, Ecosystem
 from core.errors import ApplicationError
 
 from .archive import (
@@ -23,6 +24,7 @@ from .archive import (
     ecosystem_export_archive,
     ecosystem_import_archive,
 )
+from .card_services import card_import
 
 
 class ArchiveImportForm(forms.Form):
@@ -36,6 +38,10 @@ class ArchiveImportForm(forms.Form):
 class WorldEcosystemAdmin(EcosystemAdmin):
     actions = ("export_archive", "export_archive_with_events")
     change_list_template = "admin/worlds/ecosystem/change_list.html"
+
+    def import_card(self, *, ecosystem: Ecosystem, data: bytes, filename: str) -> Character:
+        # The card's character_book becomes the character's keyed lore, in one transaction.
+        return card_import(ecosystem=ecosystem, data=data, filename=filename)
 
     def get_urls(self) -> list[URLPattern]:
         own = [

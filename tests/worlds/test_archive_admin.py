@@ -1,4 +1,5 @@
-"""The Ecosystem admin's "Export archive" actions and its "Import a world archive" form."""
+"""The worlds Ecosystem admin: the "Export archive" actions, the "Import a world archive"
+form, and the "Import a card" form bringing the card's book in as lore."""
 
 import gzip
 import json
@@ -7,6 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from characters.models import Character, Ecosystem
+from lore.models import Document
+from tests.characters import cardkit
 from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
 from worlds.archive import ARCHIVE_FORMAT
 
@@ -71,3 +74,18 @@ def test_the_import_form_shows_why_an_archive_is_refused(staff_client, user):
     assert response.status_code == 200
     assert "not gzip-compressed" in response.content.decode()
     assert (Ecosystem.objects.count(), Character.objects.count()) == before
+
+
+def test_the_admins_card_import_brings_the_cards_book_in_as_lore(staff_client, user):
+    ecosystem = EcosystemFactory(owner=user)
+    card = cardkit.png_with({"chara": cardkit.b64(cardkit.v2(name="Booked"))})
+    book = cardkit.v2(name="Booked")["data"]["character_book"]["entries"]
+    response = staff_client.post(
+        f"/admin/characters/ecosystem/{ecosystem.pk}/import-card/",
+        {"file": SimpleUploadedFile("c.png", card)},
+        follow=True,
+    )
+    assert "Imported Booked." in response.content.decode()
+    character = Character.objects.get(ecosystem=ecosystem, name="Booked")
+    entries = Document.objects.filter(ecosystem=ecosystem, characters=character)
+    assert sorted(entries.values_list("content", flat=True)) == sorted(e["content"] for e in book)
