@@ -72,7 +72,8 @@ typecheck-js:
 # Django's ASGIHandler, Channels' send, group_send; docs/operations.md, "Fast paths").
 FAST_PATHS_OFF_TESTS := tests/platform/test_asgi_handler.py tests/platform/test_nginx_proxy.py \
 	tests/observatory/test_ws_stream.py tests/observatory/test_ws_auth.py \
-	tests/observatory/test_ws_fanout.py tests/observatory/test_broadcast.py
+	tests/observatory/test_ws_fanout.py tests/observatory/test_broadcast.py \
+	tests/observatory/test_speaking_frame.py
 
 # The whole suite, against the real services, with the quality gates: coverage over the
 # whole suite (fails under 85%) and the observatory's JavaScript type-checked strictly; then

@@ -470,7 +470,7 @@ def _dialogue_context(
 
 
 @contextmanager
-def _speaking(
+def interaction_speaking(
     plan: InteractionPlan, character: Character, backend: DialogueBackend
 ) -> Iterator[None]:
     """Tell the ecosystem's observers that ``character`` is writing a line: an ephemeral
@@ -502,15 +502,15 @@ def _speaking(
 def interaction_generate(*, plan: InteractionPlan) -> InteractionLines:
     """The generate step: both lines from the dialogue backend. Runs outside any
     transaction, so a slow model holds no lock and no idle transaction. Observers see who
-    is speaking meanwhile (``_speaking``)."""
+    is speaking meanwhile (``interaction_speaking``)."""
     backend = dialogue_backend()
     content = plan.content
     if content is None:
-        with _speaking(plan, plan.initiator, backend):
+        with interaction_speaking(plan, plan.initiator, backend):
             content = backend.opening(
                 _dialogue_context(plan, initiator_speaks=True, utterance=None)
             )
-    with _speaking(plan, plan.target, backend):
+    with interaction_speaking(plan, plan.target, backend):
         response = backend.reply(_dialogue_context(plan, initiator_speaks=False, utterance=content))
     drew_on = tuple(
         {"line": line_name, **source}

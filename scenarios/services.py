@@ -49,6 +49,7 @@ from interactions.services import (
     interaction_apply,
     interaction_generate,
     interaction_plan,
+    interaction_speaking,
 )
 from relationships.dynamics import RelationshipState
 from relationships.models import Relationship
@@ -523,19 +524,21 @@ def _reply_to_person(plan: InteractionPlan, message: UserMessage) -> str:
         energy=1.0,
     )
     scenario = plan.scenario
-    return dialogue_backend().reply(
-        DialogueContext(
-            speaker=character_speaker(plan.initiator),
-            listener=person,
-            interaction_type=plan.interaction_type,
-            relationship=RelationshipState(strength=0.0, trust=0.3, interaction_count=0),
-            utterance=message.content,
-            setting=scenario.setting if scenario else "",
-            mood=scenario.mood if scenario else "",
-            objectives=scenario.objectives if scenario else (),
-            seed=plan.seed,
+    backend = dialogue_backend()
+    with interaction_speaking(plan, plan.initiator, backend):
+        return backend.reply(
+            DialogueContext(
+                speaker=character_speaker(plan.initiator),
+                listener=person,
+                interaction_type=plan.interaction_type,
+                relationship=RelationshipState(strength=0.0, trust=0.3, interaction_count=0),
+                utterance=message.content,
+                setting=scenario.setting if scenario else "",
+                mood=scenario.mood if scenario else "",
+                objectives=scenario.objectives if scenario else (),
+                seed=plan.seed,
+            )
         )
-    )
 
 
 def _cast_snapshot(scenario: Scenario) -> tuple[list[Character], dict[Any, Relationship]]:
