@@ -219,7 +219,7 @@ export function setupCardImport(options) {
   const fileName = byId("card-file-name");
   const errorBox = byId("card-error");
   const preview = byId("card-preview");
-  const avatar = byIdAs("card-avatar", HTMLImageElement);
+  const avatarSlot = byId("card-avatar-slot");
   const progress = byId("card-progress");
   const progressBar = byIdAs("card-progress-bar", HTMLProgressElement);
   const progressText = byId("card-progress-text");
@@ -257,8 +257,7 @@ export function setupCardImport(options) {
     fileName.textContent = "";
     errorBox.hidden = true;
     preview.hidden = true;
-    avatar.hidden = true;
-    avatar.removeAttribute("src");
+    avatarSlot.replaceChildren(); // the <img> exists only while there is an image to show
     importButton.disabled = true;
     hideProgress();
   }
@@ -305,12 +304,13 @@ export function setupCardImport(options) {
     byId("card-lore").textContent = entries ? `Lorebook: ${entries} ${entries === 1 ? "entry" : "entries"}.` : "";
     for (const trait of TRAITS) setTrait(trait, Number(card.big_five[trait] ?? 0.5), card.big_five_evidence?.[trait] ?? []);
     byId("card-avatar-note").textContent = card.has_avatar ? "" : "No image: the character will have no avatar.";
-    avatar.hidden = true;
+    avatarSlot.replaceChildren();
     const image = card.has_avatar && file ? await cardImage(file) : null;
     if (image) {
-      avatar.src = await dataUrl(image);
+      const avatar = el("img", { className: "avatar avatar-preview", attrs: { id: "card-avatar", width: "96", height: "96" } });
       avatar.alt = `${card.name}'s avatar`;
-      avatar.hidden = false;
+      avatar.src = await dataUrl(image);
+      avatarSlot.replaceChildren(avatar);
     } else if (card.has_avatar) {
       byId("card-avatar-note").textContent = "The card's image becomes the avatar.";
     }

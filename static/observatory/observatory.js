@@ -223,16 +223,7 @@ function renderPanel() {
     return;
   }
   byId("panel-name").textContent = character.name;
-  const avatar = byIdAs("panel-avatar", HTMLImageElement);
-  if (withAvatar.has(id)) {
-    const src = urlFor(page.urls.avatar, id);
-    if (avatar.getAttribute("src") !== src) avatar.src = src;
-    avatar.alt = `${character.name}'s avatar`;
-    avatar.hidden = false;
-  } else {
-    avatar.hidden = true;
-    avatar.removeAttribute("src");
-  }
+  renderPanelAvatar(id, character.name);
   byId("panel-bio").textContent = character.bio ?? "";
   const emotion = byId("panel-emotion");
   const dot = emotion.querySelector(".dot");
@@ -249,6 +240,28 @@ function renderPanel() {
   );
   byIdAs("panel-link", HTMLAnchorElement).href = urlFor(page.urls.character_page, id);
   renderPanelRelationships(id);
+}
+
+/**
+ * The avatar's <img> exists only while the panel shows a character who has one: no request
+ * that would answer 404, and no image on the page that the page did not mean to show.
+ * @param {string} id
+ * @param {string} name
+ */
+function renderPanelAvatar(id, name) {
+  const current = document.getElementById("panel-avatar");
+  if (!withAvatar.has(id)) {
+    current?.remove();
+    return;
+  }
+  const src = urlFor(page.urls.avatar, id);
+  const image =
+    current instanceof HTMLImageElement
+      ? current
+      : el("img", { className: "avatar avatar-panel", attrs: { id: "panel-avatar", width: "56", height: "56" } });
+  if (image.getAttribute("src") !== src) image.src = src;
+  image.alt = `${name}'s avatar`;
+  if (!image.isConnected) byId("panel-name").before(image);
 }
 
 /** @param {string} id */
