@@ -6,7 +6,7 @@ python -m bench memory   (the full stack: var/services.env loaded)
 The engine runs in this process (``interaction_process``, as a scenario worker or the API
 view calls it), one interaction at a time over a cast of 40, template dialogue. First a
 warm-up gives every character a stream of memories (recall then scores real candidates).
-Then blocks of interactions alternate between memory on (the defaults) and memory off
+Then blocks of 10 interactions alternate between memory on (the defaults) and memory off
 (``MEMORY_RECALL_K=0`` and ``MEMORY_RETENTION_PER_CHARACTER=0``: no recall, no embedding of
 the exchange, nothing formed), so both modes see the same machine load. Lore retrieval runs
 in both modes (a separate measure below times it alone). A last table times the memory
@@ -25,8 +25,8 @@ from bench.common import percentile, print_table, setup_django, summary
 
 CAST_SIZE = 40
 WARMUP_INTERACTIONS = int(os.environ.get("MEMORY_BENCH_WARMUP", "800"))
-BLOCKS = int(os.environ.get("MEMORY_BENCH_BLOCKS", "12"))
-BLOCK_SIZE = 50
+BLOCKS = int(os.environ.get("MEMORY_BENCH_BLOCKS", "40"))
+BLOCK_SIZE = 10
 TYPES = ("greeting", "chat", "chat", "chat", "collaboration", "conflict")
 LINES = (
     "Lovely evening for the festival, isn't it?",
@@ -114,7 +114,8 @@ def main() -> None:
                     off += play(ids, rng, BLOCK_SIZE, ecosystem_id)
             else:
                 on += play(ids, rng, BLOCK_SIZE, ecosystem_id)
-            refill_energy(ecosystem_id)
+            if block % 10 == 9:
+                refill_energy(ecosystem_id)
 
         recall_ms, embed_ms, lore_ms = [], [], []
         now = datetime.now(UTC)

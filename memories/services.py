@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, UUIDField
+from django.db.models import DateTimeField, F, Subquery, UUIDField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -55,6 +56,7 @@ REFLECTION_WINDOW = 40  # at most this many memories since the last reflection a
 RETENTION_SLACK = 0.1  # prune once a stream holds 10% more than the retention
 SNAPPED_SENTIMENT = -0.05
 KIND_SENTIMENT = 0.05
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any memory: "no reflection yet"
 
 _UUID = UUIDField()
 logger = logging.getLogger(__name__)
@@ -477,22 +479,27 @@ def _reflect(exchange: Exchange, *, ecosystem_id: uuid.UUID, now: datetime) -> E
     """A reflection of ``exchange``'s character over its memories since its last one,
     about the counterpart that weighed most among them; resets the accumulator."""
     character_id = exchange.character_id
-    last = (
+    # One query: the memories since the last reflection (a subquery, run once).
+    last_reflection = Subquery(
         Memory.objects.filter(character_id=character_id, kind=Memory.Kind.REFLECTION)
         .order_by("-created")
-        .values_list("created", flat=True)
-        .first()
+        .values("created")[:1]
     )
-    recent = Memory.objects.filter(character_id=character_id, kind=Memory.Kind.MEMORY)
-    if last is not None:
-        recent = recent.filter(created__gt=last)
-    sources = list(recent.order_by("-created")[:REFLECTION_WINDOW])
-    MemoryStream.objects.filter(character_id=character_id).update(importance_since_reflection=0.0)
+    sources = list(
+        Memory.objects.filter(
+            character_id=character_id,
+            kind=Memory.Kind.MEMORY,
+            created__gt=Coalesce(last_reflection, Value(EPOCH), output_field=DateTimeField()),
+        ).order_by("-created")[:REFLECTION_WINDOW]
+    )
     weight: dict[uuid.UUID, float] = defaultdict(float)
     for memory in sources:
         if memory.counterpart_id is not None:
             weight[memory.counterpart_id] += memory.importance
     if not weight:
+        MemoryStream.objects.filter(character_id=character_id).update(
+            importance_since_reflection=0.0
+        )
         return None
     counterpart_id = max(weight, key=lambda key: (weight[key], str(key)))
     cited = [memory for memory in sources if memory.counterpart_id == counterpart_id]
@@ -537,8 +544,9 @@ def _reflect(exchange: Exchange, *, ecosystem_id: uuid.UUID, now: datetime) -> E
         cited_ids=[str(m.pk) for m in reversed(cited)],
     )
     rows_insert([reflection])
+    # The accumulator restarts and the reflection counts, in one statement.
     MemoryStream.objects.filter(character_id=character_id).update(
-        memory_count=F("memory_count") + 1
+        importance_since_reflection=0.0, memory_count=F("memory_count") + 1
     )
     return event_types.reflection_formed(
         memory_id=str(reflection.pk),
