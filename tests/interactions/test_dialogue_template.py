@@ -773,16 +773,22 @@ def test_free_text_lore_is_told_only_when_what_is_said_shares_its_words():
 
 @pytest.mark.django_db
 def test_the_engine_opens_greetings_with_an_imported_characters_own_greetings(ecosystem):
+    from typing import cast
+
+    from characters.models import Character
     from interactions.services import interaction_process
     from tests.factories import CharacterFactory
 
-    wren = CharacterFactory(
-        ecosystem=ecosystem,
-        name="Wren",
-        greetings=["*waves* Oh, {{user}}! Mind the bees.", "{{user}}, the honey is ready!"],
-        voice_examples="{{char}}: My beehives hum all summer.",
+    wren = cast(
+        Character,
+        CharacterFactory(
+            ecosystem=ecosystem,
+            name="Wren",
+            greetings=["*waves* Oh, {{user}}! Mind the bees.", "{{user}}, the honey is ready!"],
+            voice_examples="{{char}}: My beehives hum all summer.",
+        ),
     )
-    otto = CharacterFactory(ecosystem=ecosystem, name="Otto")
+    otto = cast(Character, CharacterFactory(ecosystem=ecosystem, name="Otto"))
     first = interaction_process(
         initiator_id=wren.pk, target_id=otto.pk, interaction_type="greeting"
     )
