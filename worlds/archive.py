@@ -545,6 +545,10 @@ class _Checker:
             if parsed is None:
                 raise self.fail(path, f"{raw[:40]!r} is not an ISO 8601 time.")
             value = parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+            try:
+                value.astimezone(UTC)  # what the database stores; year 1 at +14:00 is not
+            except OverflowError:
+                raise self.fail(path, f"{raw[:40]!r} is out of range.") from None
         elif isinstance(model_field, models.BinaryField):
             if not isinstance(raw, str):
                 raise self.fail(path, f"must be base64 text, not {_json_type(raw)}.")
