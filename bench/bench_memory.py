@@ -138,11 +138,13 @@ def main() -> None:
 
         Ecosystem.objects.filter(pk=ecosystem_id).delete()
 
+    load = os.getloadavg()[0]
     on_summary, off_summary = summary(on), summary(off)
     added = on_summary["p50"] - off_summary["p50"]
     print(
         f"\n{memories:,} memories in the cast of {CAST_SIZE} after {WARMUP_INTERACTIONS} "
-        f"warm-up interactions; {BLOCKS} alternating blocks of {BLOCK_SIZE}."
+        f"warm-up interactions; {BLOCKS} alternating blocks of {BLOCK_SIZE}; load average "
+        f"{load:.1f} on {os.cpu_count()} cores at the end."
     )
     print_table(
         "One interaction, engine in process (ms)",
