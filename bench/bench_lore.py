@@ -26,6 +26,7 @@ import os
 import random
 import time
 import uuid
+from typing import Any
 
 import numpy as np
 
@@ -187,7 +188,7 @@ def tokenizer_words(model: object) -> list[str]:
     )
 
 
-def timed(function, *args, **kwargs) -> tuple[float, object]:
+def timed(function, *args, **kwargs) -> tuple[float, Any]:
     started = time.perf_counter()
     result = function(*args, **kwargs)
     return (time.perf_counter() - started) * 1000, result
