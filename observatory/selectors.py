@@ -42,6 +42,7 @@ from characters.selectors import (
 from eventlog.models import Event
 from eventlog.services import envelopes_of
 from interactions.models import Interaction
+from lore.models import Document
 from memories.models import Memory
 from relationships.dynamics import STRANGER, relationship_label, relationship_label_of
 from relationships.models import Relationship
@@ -72,6 +73,8 @@ SCENARIO_LIST_SIZE = 20
 TRANSCRIPT_LIMIT = 500
 CHARACTER_RECENT_INTERACTIONS = 20
 CHARACTER_MEMORIES = 20
+# The character page lists this many of the lore documents tied to the character.
+CHARACTER_LORE = 50
 CHARACTER_TIMELINE_POINTS = 60
 CHARACTER_FIELDS = (
     "id",
@@ -439,6 +442,9 @@ class CharacterSnapshot:
     memory_count: int = 0
     # The character has an avatar (GET /api/v1/characters/{id}/avatar answers 200).
     has_avatar: bool = False
+    # Lore tied to this character (e.g. its card's lorebook): {id, title, keys, constant,
+    # enabled}, in the order keyed entries are used.
+    lore: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _timeline_point(interaction: Interaction, character_key: str) -> TimelinePoint | None:
@@ -540,6 +546,12 @@ def character_snapshot(*, user: User, character_id: object) -> CharacterSnapshot
         ),
         memory_count=Memory.objects.filter(character=character).count(),
         has_avatar=_avatars(character=character).exists(),
+        lore=[
+            dict(row)
+            for row in Document.objects.filter(characters=character)
+            .order_by("order", "title", "id")
+            .values("id", "title", "keys", "constant", "enabled")[:CHARACTER_LORE]
+        ],
     )
 
 

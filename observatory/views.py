@@ -319,6 +319,9 @@ def character_page(request: HttpRequest, character_id: uuid.UUID) -> HttpRespons
             "interaction_count": snapshot.interaction_count,
             "memories": snapshot.memories,
             "memory_count": snapshot.memory_count,
+            "greetings": [greeting for greeting in character.greetings if greeting][:3],
+            "more_greetings": max(0, len([g for g in character.greetings if g]) - 3),
+            "lore": snapshot.lore,
             "avatar_url": (
                 f"{API_BASE}/characters/{character.pk}/avatar" if snapshot.has_avatar else None
             ),

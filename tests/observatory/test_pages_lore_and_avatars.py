@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from characters.services import character_create, character_import_card
+from lore.services import document_create
 from tests.characters.cardkit import b64, png_with, tiny_png, v2
 from tests.factories import EcosystemFactory, UserFactory
 
@@ -184,3 +185,27 @@ def test_the_avatar_flag_adds_no_query_per_character(browser, owner, django_asse
         response = browser.get(f"/ecosystems/{ecosystem.pk}/")
     flags = [node["has_avatar"] for node in page_data(response, "observatory-data")["characters"]]
     assert flags.count(True) == 10 and flags.count(False) == 10
+
+
+def test_the_character_page_shows_its_greetings_and_the_lore_tied_to_it(browser, town):
+    ecosystem, mira = town
+    seraphina = import_png_card(ecosystem)
+    document_create(
+        ecosystem=ecosystem,
+        title="Glade <b>lore</b>",
+        content="The glade is hidden.",
+        keys=["glade"],
+        constant=True,
+        character_ids=[seraphina.pk],
+    )
+    document_create(ecosystem=ecosystem, title="Market square", content="Stalls at dawn.")
+    page = browser.get(f"/characters/{seraphina.pk}/").content.decode()
+    assert '<li class="card-greeting">*She smiles.* You&#x27;re awake.</li>' in page
+    assert '<li class="card-greeting">Hello, traveller.</li>' in page
+    assert '<span class="doc-title">Glade &lt;b&gt;lore&lt;/b&gt;</span>' in page
+    assert '<span class="key-chip">glade</span>' in page
+    assert "Market square" not in page  # the whole ecosystem's, not tied to her
+    assert f'href="/ecosystems/{ecosystem.pk}/lore/"' in page
+    other = browser.get(f"/characters/{mira.pk}/").content.decode()
+    assert "No lore tied to Mira" in other
+    assert "Greetings" not in other
