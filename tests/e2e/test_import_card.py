@@ -49,6 +49,13 @@ def test_a_png_card_is_previewed_adjusted_and_joins_the_network_with_its_avatar(
     session = open_browser()
     session.login(user)
     page = session.page
+    avatar_answers: list[int] = []
+    page.on(
+        "response",
+        lambda response: (
+            avatar_answers.append(response.status) if response.url.endswith("/avatar") else None
+        ),
+    )
     open_observatory(session, ecosystem)
 
     page.get_by_role("button", name="Import card").click()
@@ -115,6 +122,8 @@ def test_a_png_card_is_previewed_adjusted_and_joins_the_network_with_its_avatar(
     profile_avatar = page.locator("#character-avatar")
     expect(profile_avatar).to_be_visible()
     assert loaded_width(profile_avatar) == 12
+    # Only characters with an avatar asked for one: no 404 on the way.
+    assert avatar_answers and set(avatar_answers) <= {200, 304}, avatar_answers
     assert session.dialogs == [] and session.errors == []
 
 
