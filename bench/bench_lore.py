@@ -374,6 +374,27 @@ def bench_neo4j(model, corpus, vectors, queries, query_vectors, row) -> None:
         row(f"Neo4j queryNodes k=10, unfiltered, p99 at {in_index:,} (ms)",
             f"{percentile(raw, 0.99):.2f}")  # fmt: skip
 
+        # The over-fetch factor: candidates asked of the index per result wanted (k = 10),
+        # divided by the ecosystem's share of the index.
+        from django.test import override_settings
+
+        first_uid = BENCH_UID_BASE
+        for oversample in (1, 2, 4, 8):
+            latencies, recall = [], []
+            with override_settings(LORE_VECTOR_OVERSAMPLE=oversample,
+                                   LORE_VECTOR_MIN_CANDIDATES=10):  # fmt: skip
+                for query in query_vectors[:100]:
+                    ms, found = timed(
+                        lore_vector_query, ecosystem_id=ecosystem_ids[0], vector=query, k=10,
+                        model=model.name,
+                    )  # fmt: skip
+                    latencies.append(ms)
+                    exact = {first_uid + r for r, _ in cosine_top_k(query, measured, 10)}
+                    recall.append(len(exact & {uid for uid, _ in found}) / 10)
+            row(f"  over-fetch x{oversample}: p50 / p99 (ms), recall@10",
+                f"{percentile(latencies, 0.5):.1f} / {percentile(latencies, 0.99):.1f}, "
+                f"{np.mean(recall):.3f}")  # fmt: skip
+
         for label, ecosystem_id, block in (
             (f"{ECOSYSTEM_CHUNKS:,}-chunk ecosystem (index plan)", ecosystem_ids[0], measured),
             (f"{SMALL_ECOSYSTEM_CHUNKS:,}-chunk ecosystem (exact plan)", small_id,

@@ -353,8 +353,11 @@ def lore_remove_orphans(*, ecosystem_id: object | None = None) -> int:
 #   another's chunks: every plan filters on ecosystem_id in the same statement.
 
 LORE_VECTOR_EXACT_MAX_CHUNKS = 3_000
-LORE_VECTOR_MIN_CANDIDATES = 100
-LORE_VECTOR_OVERSAMPLE = 10
+# HNSW's search list is the candidate count: Lucene's time grows with it (bench_lore: k 10
+# ~15 ms, 100 ~35 ms, 1,000 ~110 ms on the shared machine), recall too; 4 x k measured
+# recall@10 >= 0.95 (docs/lore.md).
+LORE_VECTOR_MIN_CANDIDATES = 20
+LORE_VECTOR_OVERSAMPLE = 4
 LORE_VECTOR_STATS_SECONDS = 30.0
 
 _stats: dict[str, tuple[float, int, int]] = {}  # ecosystem -> (read at, total, mine)
@@ -437,7 +440,10 @@ def lore_vector_query(
     total, mine = lore_index_stats(ecosystem_id)
     exact_max = _setting("LORE_VECTOR_EXACT_MAX_CHUNKS", LORE_VECTOR_EXACT_MAX_CHUNKS)
     cap = _setting("LORE_MAX_VECTOR_CANDIDATES", 10_000)
-    wanted = max(k * LORE_VECTOR_OVERSAMPLE, LORE_VECTOR_MIN_CANDIDATES)
+    wanted = max(
+        k * _setting("LORE_VECTOR_OVERSAMPLE", LORE_VECTOR_OVERSAMPLE),
+        _setting("LORE_VECTOR_MIN_CANDIDATES", LORE_VECTOR_MIN_CANDIDATES),
+    )
     share = mine / total if total else 0.0
     if mine <= exact_max or share <= 0 or wanted / share > cap:
         return _scores(_read(EXACT_QUERY_CYPHER, params))
