@@ -244,3 +244,30 @@ def open_browser(
     yield open_
     for context in contexts:
         context.close()
+    quiet_server_before_flush()
+
+
+SERVER_QUIET_TIMEOUT_SECONDS = 10.0
+
+
+def quiet_server_before_flush() -> None:
+    """The flush after a test truncates every table at once. If the server's clock is
+    inside a turn then (it locks the scenario, then the cast), the two wait on each other
+    and PostgreSQL ends the flush as a deadlock. So the test's scenarios are paused first
+    (an update that waits for the turn in progress), and the flush waits until no other
+    connection of the test database is inside a transaction."""
+    from django.db import connection
+
+    from scenarios.models import Scenario
+
+    Scenario.objects.filter(status=Scenario.Status.ACTIVE).update(status=Scenario.Status.PAUSED)
+    deadline = time.monotonic() + SERVER_QUIET_TIMEOUT_SECONDS
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
