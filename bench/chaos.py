@@ -358,7 +358,6 @@ class Load:
             while not self.stopping.is_set():
                 ecosystem_id = rng.choice(list(self.ecosystems))
                 first, second = rng.sample(self.ecosystems[ecosystem_id], 2)
-                phase = self.phase
                 sent = time.monotonic()
                 try:
                     response = http.post(
@@ -371,10 +370,14 @@ class Load:
                         },
                         headers={"Authorization": f"Bearer {self.token_for()}"},
                     )
+                    # An answer counts in the phase it arrives in: one that comes late (a
+                    # request held across a fault) is not left out of every row.
+                    phase = self.phase
                     self.statuses.append((phase, str(response.status_code)))
                     if response.status_code == 201:
                         self.acked.append((phase, str(response.json()["interaction_id"])))
                 except httpx.HTTPError as error:
+                    phase = self.phase
                     self.statuses.append((phase, type(error).__name__))
                 self.seconds.append((phase, time.monotonic() - sent))
                 next_at = max(next_at + 1 / rate, time.monotonic())
@@ -818,6 +821,7 @@ class Chaos:
             healthy_after = time.monotonic() - struck
             log(f"  healthy {healthy_after:.1f} s after the fault")
             time.sleep(self.args.phase_seconds)
+            load.phase = phase + 1  # answers from now on count in the next row
             until = log_positions()
             wait_for_observers(load, until, 60)  # a fair chance to reach the checkpoint
             acked, lost = acked_missing(load, phase)
@@ -846,6 +850,10 @@ class Chaos:
         final = events_totals(load, until)
         broken |= bool(final["missing"] or final["dup"] or final["disorder"] or final["behind"])
         load.stop()
+        tail_acked, tail_lost = acked_missing(load, len(faults) + 1)
+        broken |= bool(tail_lost) or any(
+            status == "500" for p, status in load.statuses if p == len(faults) + 1
+        )
         print_table(
             f"make chaos: one fault at a time under load ({self.args.rate:g} interactions/s, "
             f"{OBSERVERS} observers on 2 web processes, {ECOSYSTEMS * SCENARIOS_PER_ECOSYSTEM} "
@@ -856,6 +864,7 @@ class Chaos:
              "other answers", "slowest", "connects"],
             rows,
         )  # fmt: skip
+        print(f"after the last row: {tail_acked} acknowledged, {tail_lost} of them lost")
         print(
             f"after every fault: {OBSERVERS} observers against the log's "
             f"{sum(until.values())} events: missing {final['missing']}, dup {final['dup']}, "
