@@ -71,8 +71,8 @@ FREE_CHARACTERS = 4  # per ecosystem, for the API's interactions
 OBSERVERS = 100
 WORKERS = ("chaos-worker-a", "chaos-worker-b")
 GRAPH_DEADLINE_SECONDS = 120.0
-# Neo4j first: killed, it recovers from its transaction log at the restart, which grows
-# with every graph write of the run (later in the run it took ~2.5 minutes to come back).
+# Neo4j first, with the shortest transaction log to replay; its restart under the run's load
+# still takes ~100 s (CPU-bound on 2 shared cores), the longest of the faults.
 FAULTS = ("neo4j", "redis", "worker", "daphne", "postgres")
 
 
