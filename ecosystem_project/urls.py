@@ -14,13 +14,14 @@ api_v1 = [
     api_route("auth/token", RateLimitedTokenObtainPairView.as_view(), "token-obtain"),
     api_route("auth/token/refresh", TokenRefreshView.as_view(), "token-refresh"),
     api_route("health", HealthApi.as_view(), "health"),
+    # First: ecosystems/import must match before the ecosystem router's ecosystems/{pk}.
+    path("", include("worlds.urls")),
     path("", include("characters.urls")),
     path("", include("relationships.urls")),
     path("", include("lore.urls")),
     path("", include("interactions.urls")),
     path("", include("memories.urls")),
     path("", include("scenarios.urls")),
-    path("", include("worlds.urls")),
     path("", include("observatory.urls")),
 ]
 

@@ -109,6 +109,15 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("character-import", "post"): Entry(
         "/api/v1/ecosystem/{ecosystem}/characters/import", None, (400,)
     ),
+    ("ecosystem-lorebook", "get"): Entry("/api/v1/ecosystem/{ecosystem}/lorebook"),
+    ("ecosystem-lorebook", "post"): Entry(
+        "/api/v1/ecosystem/{ecosystem}/lorebook",
+        {"entries": {"0": {"key": ["tide"], "content": "The tide turns."}}},
+        (201,),
+    ),
+    ("ecosystem-archive", "get"): Entry("/api/v1/ecosystems/{ecosystem}/archive"),
+    # Not tied to an object: with no file, everyone signed in gets 400 naming "file".
+    ("ecosystem-import", "post"): Entry("/api/v1/ecosystems/import", None, (400,), (400,)),
     ("character-card-json", "get"): Entry("/api/v1/characters/{first}/card.json"),
     ("character-card-png", "get"): Entry("/api/v1/characters/{first}/card.png"),
     # A character made without a card has no avatar: 404 for its owner too.
