@@ -421,7 +421,9 @@ def _lore_for(character: Character, query_text: str) -> tuple[LoreFact, ...]:
             character.ecosystem_id, query_text, LORE_PER_SPEAKER, character_id=character.pk
         )
     else:
-        hits = lore_entries_triggered(character.ecosystem_id, query_text)[:LORE_PER_SPEAKER]
+        hits = lore_entries_triggered(
+            character.ecosystem_id, query_text, character_id=character.pk
+        )[:LORE_PER_SPEAKER]
     return tuple(
         LoreFact(
             id=f"{hit.document_id}:{hit.position}",

@@ -352,12 +352,10 @@ def lore_remove_orphans(*, ecosystem_id: object | None = None) -> int:
 #   at the cap it falls back to the exact plan. A query of one ecosystem never returns
 #   another's chunks: every plan filters on ecosystem_id in the same statement.
 
-LORE_VECTOR_EXACT_MAX_CHUNKS = 3_000
-# HNSW's search list is the candidate count: Lucene's time grows with it (bench_lore: k 10
-# ~15 ms, 100 ~35 ms, 1,000 ~110 ms on the shared machine), recall too; 4 x k measured
-# recall@10 >= 0.95 (docs/lore.md).
-LORE_VECTOR_MIN_CANDIDATES = 20
-LORE_VECTOR_OVERSAMPLE = 4
+# The three figures are settings (LORE_VECTOR_EXACT_MAX_CHUNKS 3,000, LORE_VECTOR_OVERSAMPLE
+# 4, LORE_VECTOR_MIN_CANDIDATES 20). HNSW's search list is the candidate count: Lucene's
+# time grows with it (bench_lore: k 10 ~15 ms, 100 ~35 ms, 1,000 ~110 ms on the shared
+# machine), recall too; 4 x k measured recall@10 >= 0.95 (docs/lore.md).
 LORE_VECTOR_STATS_SECONDS = 30.0
 
 _stats: dict[str, tuple[float, int, int]] = {}  # ecosystem -> (read at, total, mine)
@@ -371,10 +369,6 @@ def _close_sessions() -> None:
     for session in list(_open_sessions):
         with contextlib.suppress(Exception):
             session.close()
-
-
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
 
 
 def _read(query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -438,12 +432,9 @@ def lore_vector_query(
         "k": int(k),
     }
     total, mine = lore_index_stats(ecosystem_id)
-    exact_max = _setting("LORE_VECTOR_EXACT_MAX_CHUNKS", LORE_VECTOR_EXACT_MAX_CHUNKS)
-    cap = _setting("LORE_MAX_VECTOR_CANDIDATES", 10_000)
-    wanted = max(
-        k * _setting("LORE_VECTOR_OVERSAMPLE", LORE_VECTOR_OVERSAMPLE),
-        _setting("LORE_VECTOR_MIN_CANDIDATES", LORE_VECTOR_MIN_CANDIDATES),
-    )
+    exact_max = settings.LORE_VECTOR_EXACT_MAX_CHUNKS
+    cap = settings.LORE_MAX_VECTOR_CANDIDATES
+    wanted = max(k * settings.LORE_VECTOR_OVERSAMPLE, settings.LORE_VECTOR_MIN_CANDIDATES)
     share = mine / total if total else 0.0
     if mine <= exact_max or share <= 0 or wanted / share > cap:
         return _scores(_read(EXACT_QUERY_CYPHER, params))

@@ -210,16 +210,19 @@ def _visible_mask(snapshot: _Snapshot, character_id: object | None) -> np.ndarra
 # --------------------------------------------------------------- the engine's fast paths
 
 
-def lore_entries_triggered(ecosystem_id: object, text: str) -> list[LoreHit]:
-    """Keyed entries triggered by ``text`` (and constant ones), in entry order."""
-    return _triggered(lore_snapshot(ecosystem_id), text)
+def lore_entries_triggered(
+    ecosystem_id: object, text: str, character_id: object | None = None
+) -> list[LoreHit]:
+    """Keyed entries triggered by ``text`` (and constant ones) that ``character_id`` may
+    see (all when None), in entry order."""
+    return _triggered(lore_snapshot(ecosystem_id), text, character_id)
 
 
-def _triggered(snapshot: _Snapshot, text: str) -> list[LoreHit]:
+def _triggered(snapshot: _Snapshot, text: str, character_id: object | None) -> list[LoreHit]:
     hits = []
     for entry in snapshot.matcher.triggered(text):
         row = snapshot.first_chunk.get(entry.document_id)
-        if row is None:
+        if row is None or not _visible(snapshot, entry.document_id, character_id):
             continue
         chunk_text, document_id, position = snapshot.rows[row]
         title, keys, _ = snapshot.documents[document_id]
@@ -257,11 +260,7 @@ def lore_retrieve(
     if k <= 0:
         return []
     snapshot = lore_snapshot(ecosystem_id)
-    hits = [
-        hit
-        for hit in _triggered(snapshot, query_text)
-        if _visible(snapshot, hit.document_id, character_id)
-    ][:k]
+    hits = _triggered(snapshot, query_text, character_id)[:k]
     seen = {(hit.document_id, hit.position) for hit in hits}
     if len(hits) < k and query_text.strip():
         vector = embedder().embed([query_text])[0]

@@ -217,6 +217,24 @@ def test_keyed_entries_trigger_on_whole_words_with_secondary_keys(ecosystem):
     assert titles("the festival in spring") == ["Rule", "Festival"]
 
 
+def test_a_keyed_entry_tied_to_a_character_triggers_for_it_alone(ecosystem):
+    mira = CharacterFactory(ecosystem=ecosystem, name="Mira")
+    otto = CharacterFactory(ecosystem=ecosystem, name="Otto")
+    document_create(
+        ecosystem=ecosystem,
+        title="Mira's secret",
+        content="Mira hid the key under the bell.",
+        keys=["bell"],
+        character_ids=[mira.pk],
+    )
+    titles = lambda character: [  # noqa: E731
+        hit.document_title
+        for hit in lore_entries_triggered(ecosystem.pk, "Who rang the bell?", character.pk)
+    ]
+    assert titles(mira) == ["Mira's secret"]
+    assert titles(otto) == []
+
+
 @override_settings(LORE_SEARCH_USE_NEO4J=False)
 def test_embedded_search_finds_by_meaning_and_filters_by_character(api, ecosystem):
     mira = CharacterFactory(ecosystem=ecosystem, name="Mira")

@@ -154,7 +154,7 @@ def test_neo4j_search_of_one_ecosystem_never_returns_anothers_chunks(
     monkeypatch.setattr(lore.graph, "_stats", {})
     # Each plan alone: the other's statement would fail if it were sent.
     if plan == "index":
-        monkeypatch.setattr(lore.graph, "LORE_VECTOR_EXACT_MAX_CHUNKS", 0)
+        settings.LORE_VECTOR_EXACT_MAX_CHUNKS = 0
         monkeypatch.setattr(lore.graph, "EXACT_QUERY_CYPHER", "RETURN 1 / 0")
         settings.LORE_MAX_VECTOR_CANDIDATES = 1_000_000
     else:
