@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import environ
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -58,33 +57,21 @@ ARCHIVE_VERSION = 1
 ARCHIVE_MEDIA_TYPE = "application/gzip"
 ARCHIVE_SUFFIX = ".world.json.gz"
 
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
 INSERT_BATCH = 500
 EMBED_BATCH = 256
 
 Progress = Callable[[int, int], None]
 
-_env = environ.Env()
-
 
 def archive_max_bytes() -> int:
     """The largest archive file taken (``ARCHIVE_MAX_BYTES``; 413 above it)."""
-    configured = getattr(settings, "ARCHIVE_MAX_BYTES", None)
-    if configured is None:
-        configured = _env.int("ARCHIVE_MAX_BYTES", default=DEFAULT_MAX_BYTES)
-    return int(configured)
+    return int(settings.ARCHIVE_MAX_BYTES)
 
 
 def archive_max_decompressed_bytes() -> int:
     """The most JSON an archive may decompress to (``ARCHIVE_MAX_DECOMPRESSED_BYTES``; 400
     above it: a gzip bomb is refused before it fills the memory)."""
-    configured = getattr(settings, "ARCHIVE_MAX_DECOMPRESSED_BYTES", None)
-    if configured is None:
-        configured = _env.int(
-            "ARCHIVE_MAX_DECOMPRESSED_BYTES", default=DEFAULT_MAX_DECOMPRESSED_BYTES
-        )
-    return int(configured)
+    return int(settings.ARCHIVE_MAX_DECOMPRESSED_BYTES)
 
 
 class ArchiveInvalid(ApplicationError):

@@ -327,6 +327,12 @@ LORE_MAX_VECTOR_CANDIDATES = env.int("LORE_MAX_VECTOR_CANDIDATES", default=10_00
 LORE_VECTOR_EXACT_MAX_CHUNKS = env.int("LORE_VECTOR_EXACT_MAX_CHUNKS", default=3_000)
 LORE_VECTOR_OVERSAMPLE = env.int("LORE_VECTOR_OVERSAMPLE", default=4)
 LORE_VECTOR_MIN_CANDIDATES = env.int("LORE_VECTOR_MIN_CANDIDATES", default=20)
+# World archives (docs/archives.md): the largest file taken (413 above) and the most JSON
+# it may decompress to (400 above: a gzip bomb is refused before it fills the memory).
+ARCHIVE_MAX_BYTES = env.int("ARCHIVE_MAX_BYTES", default=64 * 1024 * 1024)
+ARCHIVE_MAX_DECOMPRESSED_BYTES = env.int(
+    "ARCHIVE_MAX_DECOMPRESSED_BYTES", default=512 * 1024 * 1024
+)
 WS_REVALIDATE_SECONDS = env.int("WS_REVALIDATE_SECONDS", default=15)
 WS_HEARTBEAT_SECONDS = env.int("WS_HEARTBEAT_SECONDS", default=20)
 WS_MAX_PENDING_EVENTS = env.int("WS_MAX_PENDING_EVENTS", default=2000)
