@@ -78,3 +78,28 @@ def has_lone_surrogate(text: str, parsed: Any) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+class JSONRefused(ValueError):
+    """Why a JSON document from a file was refused: ``reason`` completes a sentence that
+    names the document ("The card's JSON <reason>."), ``code`` is the error's code."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        self.reason = reason
+        self.code = code
+        super().__init__(reason)
+
+
+def loads_document(raw: bytes | str) -> Any:
+    """A JSON document from an uploaded file (UTF-8, a BOM allowed), nesting bounded and
+    lone surrogates refused: every refusal is a ``JSONRefused``."""
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+        parsed = loads_bounded(text)
+    except JSONTooDeep:
+        raise JSONRefused("is nested too deeply", "json_too_deep") from None
+    except ValueError as error:  # includes UnicodeDecodeError
+        raise JSONRefused(f"is not valid JSON: {error}", "invalid_json") from None
+    if has_lone_surrogate(text, parsed):
+        raise JSONRefused("names a lone UTF-16 surrogate (\\ud800...)", "invalid_unicode")
+    return parsed

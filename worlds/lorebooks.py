@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ApplicationError
-from core.jsonlimits import JSONTooDeep, has_lone_surrogate, loads_bounded
+from core.jsonlimits import JSONRefused, loads_document
 
 WORLD_INFO = "world_info"
 CHARACTER_BOOK = "character_book"
@@ -290,16 +290,9 @@ def parse_lorebook(data: bytes, *, max_bytes: int, filename: str = "") -> Lorebo
     if not data.strip():
         raise LorebookError(f"{where} is empty.", code="empty_file")
     try:
-        text = data.decode("utf-8-sig")
-        root = loads_bounded(text)
-    except JSONTooDeep:
-        raise LorebookError(f"{where} is nested too deeply.", code="json_too_deep") from None
-    except (UnicodeDecodeError, ValueError) as error:
-        raise LorebookError(f"{where} is not valid JSON: {error}.", code="invalid_json") from None
-    if has_lone_surrogate(text, root):
-        raise LorebookError(
-            f"{where} names a lone UTF-16 surrogate (\\ud800...).", code="invalid_unicode"
-        )
+        root = loads_document(data)
+    except JSONRefused as refused:
+        raise LorebookError(f"{where} {refused.reason}.", code=refused.code) from None
     return lorebook_from_json(root)
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.jsonlimits import JSONTooDeep, has_lone_surrogate, loads_bounded
+from core.jsonlimits import JSONRefused, loads_document
 
 from . import charx, png
 from .errors import CardError
@@ -103,16 +103,9 @@ class ParsedCard:
 
 def _loads(raw: bytes | str, where: str) -> Any:
     try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-        parsed = loads_bounded(text)
-    except JSONTooDeep:
-        raise CardError(f"The {where} is nested too deeply.", code="json_too_deep") from None
-    except (UnicodeDecodeError, ValueError) as error:
-        raise CardError(f"The {where} is not valid JSON: {error}.", code="invalid_json") from None
-    if has_lone_surrogate(text, parsed):
-        raise CardError(
-            f"The {where} names a lone UTF-16 surrogate (\\ud800...).", code="invalid_unicode"
-        )
+        parsed = loads_document(raw)
+    except JSONRefused as refused:
+        raise CardError(f"The {where} {refused.reason}.", code=refused.code) from None
     return _without_nul(parsed)
 
 
