@@ -22,7 +22,15 @@ import uuid
 
 import httpx
 
-from bench.common import LeanHTTPClient, daphne_servers, print_table, setup_django, summary
+from bench.common import (
+    LeanHTTPClient,
+    daphne_servers,
+    print_table,
+    refill_energy,
+    setup_django,
+    sociable_cast,
+    summary,
+)
 
 # Enough characters that 30 seconds at ~200/s do not talk many to exhaustion (409).
 CAST_SIZE = 1000
@@ -46,35 +54,17 @@ LINES = (
 def prepare_cast() -> tuple[str, list[str]]:
     from django.contrib.auth import get_user_model
 
-    from characters.models import Ecosystem
-    from characters.services import character_create, ecosystem_create
-
-    user, _ = get_user_model().objects.get_or_create(username="bench")
+    ecosystem_id, ids = sociable_cast(
+        username="bench",
+        ecosystem_name="bench-interactions",
+        name_prefix="Bencher",
+        size=CAST_SIZE,
+        seed=1,
+    )
+    user = get_user_model().objects.get(username="bench")
     user.set_password(PASSWORD)
     user.save()
-    Ecosystem.objects.filter(owner=user, name="bench-interactions").delete()
-    ecosystem = ecosystem_create(owner=user, name="bench-interactions")
-    rng = random.Random(1)
-    ids = []
-    for index in range(CAST_SIZE):
-        character = character_create(
-            ecosystem=ecosystem,
-            name=f"Bencher {index}",
-            openness=rng.random(),
-            conscientiousness=rng.random(),
-            # Sociable enough that a long run does not exhaust them (see docs/models.md).
-            extraversion=0.8 + 0.2 * rng.random(),
-            agreeableness=rng.random(),
-            neuroticism=rng.random(),
-        )
-        ids.append(str(character.pk))
-    return str(ecosystem.pk), ids
-
-
-def refill_energy(ecosystem_id: str) -> None:
-    from characters.models import Character
-
-    Character.objects.filter(ecosystem_id=ecosystem_id).update(energy=1.0, status="active")
+    return ecosystem_id, ids
 
 
 def token(base_url: str) -> str:

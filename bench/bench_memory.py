@@ -21,7 +21,14 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from bench.common import percentile, print_table, setup_django, summary
+from bench.common import (
+    percentile,
+    print_table,
+    refill_energy,
+    setup_django,
+    sociable_cast,
+    summary,
+)
 
 CAST_SIZE = 40
 WARMUP_INTERACTIONS = int(os.environ.get("MEMORY_BENCH_WARMUP", "800"))
@@ -39,34 +46,14 @@ MEMORY_OFF = {"MEMORY_RECALL_K": 0, "MEMORY_RETENTION_PER_CHARACTER": 0}
 
 
 def prepare_cast() -> tuple[str, list[uuid.UUID]]:
-    from django.contrib.auth import get_user_model
-
-    from characters.models import Ecosystem
-    from characters.services import character_create, ecosystem_create
-
-    user, _ = get_user_model().objects.get_or_create(username="bench-memory")
-    Ecosystem.objects.filter(owner=user, name="bench-memory").delete()
-    ecosystem = ecosystem_create(owner=user, name="bench-memory")
-    rng = random.Random(10)
-    ids = []
-    for index in range(CAST_SIZE):
-        character = character_create(
-            ecosystem=ecosystem,
-            name=f"Rememberer {index}",
-            openness=rng.random(),
-            conscientiousness=rng.random(),
-            extraversion=0.8 + 0.2 * rng.random(),
-            agreeableness=rng.random(),
-            neuroticism=rng.random(),
-        )
-        ids.append(character.pk)
-    return str(ecosystem.pk), ids
-
-
-def refill_energy(ecosystem_id: str) -> None:
-    from characters.models import Character
-
-    Character.objects.filter(ecosystem_id=ecosystem_id).update(energy=1.0, status="active")
+    ecosystem_id, ids = sociable_cast(
+        username="bench-memory",
+        ecosystem_name="bench-memory",
+        name_prefix="Rememberer",
+        size=CAST_SIZE,
+        seed=10,
+    )
+    return ecosystem_id, [uuid.UUID(pk) for pk in ids]
 
 
 def play(ids: list[uuid.UUID], rng: random.Random, count: int, ecosystem_id: str) -> list[float]:

@@ -196,3 +196,42 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
     print("  ".join("-" * w for w in widths))
     for row in text_rows:
         print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def sociable_cast(
+    *, username: str, ecosystem_name: str, name_prefix: str, size: int, seed: int
+) -> tuple[str, list[str]]:
+    """A fresh ecosystem of ``size`` characters for ``username`` (the previous one of that
+    name deleted), personalities drawn from ``seed``: ``(ecosystem id, character ids)``."""
+    import random
+
+    from django.contrib.auth import get_user_model
+
+    from characters.models import Ecosystem
+    from characters.services import character_create, ecosystem_create
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    Ecosystem.objects.filter(owner=user, name=ecosystem_name).delete()
+    ecosystem = ecosystem_create(owner=user, name=ecosystem_name)
+    rng = random.Random(seed)
+    ids = []
+    for index in range(size):
+        character = character_create(
+            ecosystem=ecosystem,
+            name=f"{name_prefix} {index}",
+            openness=rng.random(),
+            conscientiousness=rng.random(),
+            # Sociable enough that a long run does not exhaust them (see docs/models.md).
+            extraversion=0.8 + 0.2 * rng.random(),
+            agreeableness=rng.random(),
+            neuroticism=rng.random(),
+        )
+        ids.append(str(character.pk))
+    return str(ecosystem.pk), ids
+
+
+def refill_energy(ecosystem_id: str) -> None:
+    """Every character of the ecosystem rested and active again."""
+    from characters.models import Character
+
+    Character.objects.filter(ecosystem_id=ecosystem_id).update(energy=1.0, status="active")
