@@ -165,7 +165,9 @@ def fuzz_world(db) -> Iterator[World]:
 
 def _fuzz_operation(operation: Any, mode: GenerationMode, world: World) -> Any:
     """A hypothesis test of one operation in one generation mode."""
-    headers = {"Authorization": f"Bearer {world.token}"}
+    # A token per operation and mode: one for the whole run expired after JWT_ACCESS_MINUTES
+    # (5), and the long profile's later operations then only ever saw 401.
+    headers = {"Authorization": f"Bearer {token_for(world.user)}"}
 
     @hypothesis_seed(FUZZ_SEED)
     @settings(
