@@ -69,3 +69,22 @@ class DatabaseUnavailableMiddleware:
             )
         response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
         return response
+
+
+class ApiNotFoundMiddleware:
+    """A path under ``/api/`` that matches no route (an id the URL pattern refuses, a typo)
+    answers the API's JSON error envelope, 404 ``not_found``, not Django's HTML page: every
+    API response is JSON (docs/api.md, "Errors"; found by the long fuzz profile)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith("/api/")
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+        return response

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     # A page whose database connection failed answers 503 + Retry-After, not 500
     # (core/outage.py; the API does the same in core.api.exception_handler).
     "core.middleware.DatabaseUnavailableMiddleware",
+    # /api/ paths that match no route answer JSON 404 too, not Django's HTML page.
+    "core.middleware.ApiNotFoundMiddleware",
     # Before CommonMiddleware, so a preflight answers with CORS headers (django-cors-headers).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
