@@ -15,7 +15,8 @@ declaration of a code wins); each is the error envelope ``Error`` of
 
 409 and 503 stay with the views that raise them. The request body of a serializer with
 ``core.serializers.StrictSerializerMixin`` gets ``additionalProperties: false``: those
-refuse unknown (and read-only) fields with 400. A serializer's ``required_any_of`` (field
+refuse unknown (and read-only) fields with 400; every plain string of a request body says it
+takes no NUL character (DRF refuses it with 400). A serializer's ``required_any_of`` (field
 names) becomes ``anyOf`` required: one of them must be given (a field and its alias).
 """
 
@@ -48,6 +49,16 @@ DESCRIPTIONS = {
     "429": "Too many requests; retry after the `Retry-After` header's seconds.",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
+# DRF's CharField refuses a NUL character (400 "Null characters are not allowed."): the
+# request schemas say so on every plain string (found by the long fuzz profile).
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+def _forbid_nul(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and not {"format", "enum", "pattern"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
+    elif schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        _forbid_nul(schema["items"])
 
 
 def _is_strict(serializer: Any) -> bool:
@@ -106,6 +117,8 @@ def declare_errors(result: dict[str, Any], generator: Any, request: Any, public:
         if kind == "schemas" and name in schemas and component.object is not None:
             if not name.endswith("Request"):
                 continue
+            for field_schema in schemas[name].get("properties", {}).values():
+                _forbid_nul(field_schema)
             if _is_strict(component.object):
                 schemas[name]["additionalProperties"] = False
             alternatives = getattr(component.object, "required_any_of", None)

@@ -279,6 +279,18 @@ def test_unknown_and_read_only_body_fields_are_refused_and_the_schema_says_so(ap
         assert components["schemas"][name]["additionalProperties"] is False
 
 
+def test_a_nul_character_is_refused_and_the_schema_says_so(api) -> None:
+    response = api.post("/api/v1/ecosystems", {"name": "Po\x00rt"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"name": ["Null characters are not allowed."]}
+    components = api.get("/api/schema", HTTP_ACCEPT="application/json").json()["components"]
+    schemas = components["schemas"]
+    assert schemas["EcosystemRequest"]["properties"]["name"]["pattern"] == "^[^\\u0000]*$"
+    assert schemas["TokenRefreshRequest"]["properties"]["refresh"]["pattern"] == "^[^\\u0000]*$"
+    greetings = schemas["CharacterRequest"]["properties"]["greetings"]
+    assert greetings["items"]["pattern"] == "^[^\\u0000]*$"
+
+
 def test_every_operation_declares_the_errors_it_answers(api) -> None:
     paths = api.get("/api/schema", HTTP_ACCEPT="application/json").json()["paths"]
     character = paths["/api/v1/characters/{id}/"]
