@@ -23,6 +23,13 @@ from observatory.routing import websocket_urlpatterns  # noqa: E402
 # straight from the finders; behind nginx (production) SERVE_STATIC is off.
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
+# Built before the first request, as the Celery workers do at start: the template
+# backend's grammar library takes seconds to import, and a web process's first interaction
+# waited for it (up to ~30 s on a loaded machine; docs/operations.md, the chaos run).
+from interactions.services import dialogue_backend  # noqa: E402
+
+dialogue_backend()
+
 application = ProtocolTypeRouter(
     {
         "http": http_app,

@@ -45,12 +45,10 @@ class Command(BaseCommand):
         from daphne.server import Server
         from twisted.internet import reactor
 
-        from interactions.services import dialogue_backend
-
         # settings.ASGI_APPLICATION (the project's root), named by setting, not imported:
-        # apps sit below the project in the layers.
+        # apps sit below the project in the layers. Importing it builds the dialogue
+        # backend, so no turn waits for it.
         application = get_default_application()
-        dialogue_backend()  # its grammar library takes seconds to import: not on a turn
 
         clock = options["clock"] == "on" or (options["clock"] == "auto" and not settings.REDIS_URL)
         if clock:
