@@ -16,12 +16,14 @@ declaration of a code wins); each is the error envelope ``Error`` of
 409 and 503 stay with the views that raise them. The request body of a serializer with
 ``core.serializers.StrictSerializerMixin`` gets ``additionalProperties: false``: those
 refuse unknown (and read-only) fields with 400; every plain string of a request body says it
-takes no NUL character (DRF refuses it with 400). A serializer's ``required_any_of`` (field
+takes no NUL character (DRF refuses it with 400), and one that is trimmed and may not be
+blank that it needs a character other than white space. A serializer's ``required_any_of`` (field
 names) becomes ``anyOf`` required: one of them must be given (a field and its alias).
 """
 
 from typing import Any
 
+from rest_framework import serializers
 from rest_framework_simplejwt.views import TokenViewBase
 
 from .serializers import StrictSerializerMixin
@@ -52,13 +54,22 @@ WRITE_METHODS = {"post", "put", "patch", "delete"}
 # DRF's CharField refuses a NUL character (400 "Null characters are not allowed."): the
 # request schemas say so on every plain string (found by the long fuzz profile).
 NO_NUL_PATTERN = "^[^\\u0000]*$"
+# A CharField that trims (DRF's default) and refuses blank takes no string of white space
+# alone either: it is blank once trimmed (400 "may not be blank").
+NOT_BLANK_PATTERN = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 
 
-def _forbid_nul(schema: dict[str, Any]) -> None:
+def _string_rules(schema: dict[str, Any], field: Any) -> None:
+    """The NUL and blank rules of a request string (or of a list's strings) in its schema."""
     if schema.get("type") == "string" and not {"format", "enum", "pattern"} & set(schema):
-        schema["pattern"] = NO_NUL_PATTERN
+        trimmed = (
+            isinstance(field, serializers.CharField)
+            and field.trim_whitespace
+            and not field.allow_blank
+        )
+        schema["pattern"] = NOT_BLANK_PATTERN if trimmed else NO_NUL_PATTERN
     elif schema.get("type") == "array" and isinstance(schema.get("items"), dict):
-        _forbid_nul(schema["items"])
+        _string_rules(schema["items"], getattr(field, "child", None))
 
 
 def _is_strict(serializer: Any) -> bool:
@@ -117,8 +128,11 @@ def declare_errors(result: dict[str, Any], generator: Any, request: Any, public:
         if kind == "schemas" and name in schemas and component.object is not None:
             if not name.endswith("Request"):
                 continue
-            for field_schema in schemas[name].get("properties", {}).values():
-                _forbid_nul(field_schema)
+            serializer = component.object
+            serializer = serializer() if isinstance(serializer, type) else serializer
+            fields = getattr(getattr(serializer, "child", serializer), "fields", {})
+            for field_name, field_schema in schemas[name].get("properties", {}).items():
+                _string_rules(field_schema, fields.get(field_name))
             if _is_strict(component.object):
                 schemas[name]["additionalProperties"] = False
             alternatives = getattr(component.object, "required_any_of", None)

@@ -21,7 +21,7 @@ class InteractionInputSerializer(StrictSerializerMixin, serializers.Serializer):
         choices=Interaction.Type.choices, required=False, write_only=True
     )
     content = serializers.CharField(max_length=MAX_CONTENT_LENGTH, trim_whitespace=True)
-    context = serializers.JSONField(required=False)  # type: ignore[assignment]
+    context = serializers.JSONField(required=False, allow_null=True)  # type: ignore[assignment]
     # One of the two is required (the schema says so: core/schema.py).
     required_any_of = ("interaction_type", "type")
 

@@ -88,6 +88,23 @@ def test_type_is_accepted_as_an_alias_as_the_seed_load_test_sends_it(api, pair):
     assert Interaction.objects.get().interaction_type == "greeting"
 
 
+def test_a_null_context_is_no_context(api, pair):
+    mira, tobias = pair
+    response = api.post(
+        URL,
+        {
+            "initiator_id": str(mira.pk),
+            "target_id": str(tobias.pk),
+            "interaction_type": "chat",
+            "content": "Nice weather.",
+            "context": None,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert Interaction.objects.get().content == "Nice weather."
+
+
 def test_greet_argue_and_make_up_moves_the_relationship_as_documented(api, pair):
     mira, tobias = pair
     interact(api, mira, tobias, "greeting", "Hello Tobias, so good to see you!")
