@@ -71,3 +71,14 @@ class StrictSerializerMixin:
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter whose empty value (``?depth=``) is refused as not an
+    integer, not taken as absent (DRF's default for form and query input): the schema says
+    the parameter is an integer when given."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from characters.models import Character
 from characters.selectors import character_get, ecosystem_get
 from core.errors import ApplicationError, NotFoundError
+from core.serializers import QueryIntegerField
 from observatory.graph_queries import (
     NETWORK_MAX_DEPTH,
     NETWORK_MIN_DEPTH,
@@ -43,9 +44,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class NetworkInputSerializer(serializers.Serializer):
-    depth = serializers.IntegerField(
-        min_value=NETWORK_MIN_DEPTH, max_value=NETWORK_MAX_DEPTH, default=1
-    )
+    depth = QueryIntegerField(min_value=NETWORK_MIN_DEPTH, max_value=NETWORK_MAX_DEPTH, default=1)
 
 
 # "from" is a Python keyword, so the class is built from a dict of fields.

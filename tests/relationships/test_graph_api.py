@@ -81,7 +81,7 @@ def test_network_of_a_character_not_yet_in_the_graph_is_just_itself(api, world):
     assert body["edges"] == []
 
 
-@pytest.mark.parametrize("depth", ["0", "4", "-1", "two", "1.5"])
+@pytest.mark.parametrize("depth", ["0", "4", "-1", "two", "1.5", ""])
 def test_network_depth_outside_one_to_three_is_400(api, world, depth):
     response = api.get(network_url(world["ann"]), {"depth": depth})
 
