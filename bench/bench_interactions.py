@@ -144,8 +144,13 @@ async def throughput(base_urls: list[str], ids: list[str]) -> tuple[int, int, fl
 def engine_worker(ids: list[str], seed: int, seconds: float) -> tuple[int, int]:
     """One process calling the engine directly for ``seconds``: (played, refused)."""
     setup_django()
-    from interactions.services import InteractionRefused, interaction_process
+    from interactions.services import InteractionRefused, dialogue_backend, interaction_process
+    from memories.services import embedder_ready
 
+    # Loaded before the clock starts, as a worker does at start (ecosystem_project/celery.py):
+    # the row measures the engine, not a fresh process's imports.
+    dialogue_backend()
+    embedder_ready()
     rng = random.Random(seed)
     played = refused = 0
     deadline = time.perf_counter() + seconds

@@ -69,14 +69,22 @@ def rows_select(
     sql = f"{reader.select} WHERE {where} ORDER BY {reader.order_by}"
     if for_update and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
+    return [
+        model.from_db(connection.alias, reader.attnames, reader.values(row))
+        for row in rows_fetch(sql, params)
+    ]
+
+
+def rows_fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a fixed hot-path statement, as tuples; UUID parameters sent the way
+    Django stores them on the database (hex on SQLite)."""
     params = [
         _UUID.get_db_prep_value(value, connection) if isinstance(value, uuid.UUID) else value
         for value in params
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [model.from_db(connection.alias, reader.attnames, reader.values(row)) for row in rows]
+        return cursor.fetchall()
 
 
 def rows_insert(rows: Sequence[Model]) -> None:

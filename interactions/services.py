@@ -24,10 +24,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from characters import emotion, energy
@@ -39,7 +39,7 @@ from characters.services import (
     character_set_emotion,
 )
 from core import metrics
-from core.db import rows_insert, rows_select, rows_update
+from core.db import rows_fetch, rows_insert, rows_select, rows_update
 from core.errors import ConflictError, NotFoundError
 from eventlog import types as event_types
 from eventlog.services import ephemeral_broadcast, events_append, speaking_frame
@@ -50,10 +50,10 @@ from memories.services import (
     NO_EMBEDDING,
     Embedding,
     Exchange,
-    embedder_ready,
     memories_form,
     memories_recall,
     memory_embedding,
+    query_vector,
 )
 from relationships.dynamics import (
     RelationshipState,
@@ -319,19 +319,37 @@ RECENT_SCENARIO_EXCHANGES = 100
 RECENT_PAIR_EXCHANGES = 3
 
 
+@lru_cache(maxsize=1)
+def _recent_sql() -> tuple[str, str]:
+    """The recent-exchange reads of a scenario and of a pair, written once (the ORM's
+    compile of the pair's OR of two filters and two joins cost more than the query)."""
+    quote = connection.ops.quote_name
+    select = (
+        "SELECT a.name, b.name, i.content, i.response "  # noqa: S608 (quoted names)
+        f"FROM {quote(Interaction._meta.db_table)} i "
+        f"JOIN {quote(Character._meta.db_table)} a ON a.id = i.initiator_id "
+        f"JOIN {quote(Character._meta.db_table)} b ON b.id = i.target_id "
+    )
+    return (
+        select + "WHERE i.scenario_id = %s ORDER BY i.turn DESC LIMIT %s",
+        select + "WHERE (i.initiator_id = %s AND i.target_id = %s) "
+        "OR (i.initiator_id = %s AND i.target_id = %s) ORDER BY i.created DESC LIMIT %s",
+    )
+
+
 def _recent_exchanges(
     initiator: Character, target: Character, scenario: ScenarioContext | None = None
 ) -> tuple[tuple[str, str], ...]:
+    scenario_sql, pair_sql = _recent_sql()
     if scenario is not None:
-        found = Interaction.objects.filter(scenario_id=scenario.scenario_id).order_by("-turn")
-        limit = RECENT_SCENARIO_EXCHANGES
+        rows = rows_fetch(
+            scenario_sql, [uuid.UUID(str(scenario.scenario_id)), RECENT_SCENARIO_EXCHANGES]
+        )
     else:
-        pair = Q(initiator=initiator, target=target) | Q(initiator=target, target=initiator)
-        found = Interaction.objects.filter(pair).order_by("-created")
-        limit = RECENT_PAIR_EXCHANGES
-    rows = found.values_list("initiator__name", "target__name", "content", "response")[:limit]
+        pair = [initiator.pk, target.pk]
+        rows = rows_fetch(pair_sql, [*pair, *pair[::-1], RECENT_PAIR_EXCHANGES])
     exchanges: list[tuple[str, str]] = []
-    for first, second, content, response in reversed(list(rows)):
+    for first, second, content, response in reversed(rows):
         exchanges += [(first, content), (second, response)]
     return tuple(exchanges)
 
@@ -387,12 +405,17 @@ def interaction_plan(
     regards = _read_relationships(initiator, target, for_update=False)
     recent = _recent_exchanges(initiator, target, scenario)
     query_text = _recall_query(initiator, target, interaction_type, content, scenario)
+    vector = query_vector(query_text)  # once, for the memories and the lore of both
     memories = memories_recall(
         pairs=[(initiator.pk, target.pk), (target.pk, initiator.pk)],
         query_text=query_text,
         now=now,
+        vector=vector,
     )
-    lore = {character.pk: _lore_for(character, query_text) for character in (initiator, target)}
+    lore = {
+        character.pk: _lore_for(character, query_text, vector)
+        for character in (initiator, target)
+    }
     return InteractionPlan(
         initiator=initiator,
         target=target,
@@ -412,13 +435,19 @@ def interaction_plan(
 LORE_PER_SPEAKER = 2
 
 
-def _lore_for(character: Character, query_text: str) -> tuple[LoreFact, ...]:
+def _lore_for(
+    character: Character, query_text: str, vector: np.ndarray | None
+) -> tuple[LoreFact, ...]:
     """The lore ``character`` knows that matches the exchange: keyed entries triggered by
     the text, then chunks close in meaning (lore.selectors). Only by key while the
     embedding model is still loading (it is never loaded under a lock)."""
-    if embedder_ready() is not None:
+    if vector is not None:
         hits = lore_retrieve(
-            character.ecosystem_id, query_text, LORE_PER_SPEAKER, character_id=character.pk
+            character.ecosystem_id,
+            query_text,
+            LORE_PER_SPEAKER,
+            character_id=character.pk,
+            vector=vector,
         )
     else:
         hits = lore_entries_triggered(

@@ -253,17 +253,24 @@ def _exact_hits(
 
 
 def lore_retrieve(
-    ecosystem_id: object, query_text: str, k: int, character_id: object | None = None
+    ecosystem_id: object,
+    query_text: str,
+    k: int,
+    character_id: object | None = None,
+    vector: np.ndarray | None = None,
 ) -> list[LoreHit]:
     """Triggered entries first, then the closest chunks by meaning; at most ``k``.
-    In-process and exact (numpy): the plan step never waits on Neo4j."""
+    In-process and exact (numpy): the plan step never waits on Neo4j. ``vector``: the
+    query text's embedding when the caller has it (else embedded here, if there are
+    chunks to compare it with)."""
     if k <= 0:
         return []
     snapshot = lore_snapshot(ecosystem_id)
     hits = _triggered(snapshot, query_text, character_id)[:k]
     seen = {(hit.document_id, hit.position) for hit in hits}
-    if len(hits) < k and query_text.strip():
-        vector = embedder().embed([query_text])[0]
+    if len(hits) < k and len(snapshot.rows) and query_text.strip():
+        if vector is None:
+            vector = embedder().embed([query_text])[0]
         for hit in _exact_hits(snapshot, vector, k, character_id):
             if (hit.document_id, hit.position) not in seen and len(hits) < k:
                 hits.append(hit)

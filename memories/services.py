@@ -168,10 +168,12 @@ def memories_recall(
     query_text: str,
     now: datetime,
     k: int | None = None,
+    vector: np.ndarray | None = None,
 ) -> dict[uuid.UUID, tuple[RecalledMemory, ...]]:
     """For each ``(speaker_id, listener_id)``: the speaker's top ``k`` memories
     (``MEMORY_RECALL_K``) by the retrieval score against ``query_text``, best first. One
-    query for all pairs; the query text is embedded once."""
+    query for all pairs; the query text is embedded once (not at all when the caller gives
+    its ``vector``)."""
     k = int(setting("MEMORY_RECALL_K", 3)) if k is None else k
     if not pairs or k <= 0:
         return {}
@@ -188,7 +190,8 @@ def memories_recall(
         rows = [_Candidate.of(row) for row in cursor.fetchall()]
     if not rows:
         return {}
-    vector = query_vector(query_text)
+    if vector is None:
+        vector = query_vector(query_text)
     half_life = float(
         setting("MEMORY_RECENCY_HALF_LIFE_SECONDS", scoring.RECENCY_HALF_LIFE_SECONDS)
     )
