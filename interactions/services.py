@@ -413,8 +413,7 @@ def interaction_plan(
         vector=vector,
     )
     lore = {
-        character.pk: _lore_for(character, query_text, vector)
-        for character in (initiator, target)
+        character.pk: _lore_for(character, query_text, vector) for character in (initiator, target)
     }
     return InteractionPlan(
         initiator=initiator,
