@@ -883,6 +883,27 @@ class _Remap:
             return out
         return value
 
+    def rows(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        ids: Sequence[str] = (),
+        json: Sequence[str] = (),
+        **fixed: Any,
+    ) -> list[dict[str, Any]]:
+        """``rows`` for the new world: the ``ids`` columns (UUIDs of archived rows) and
+        the ids inside the ``json`` columns replaced by the new ones, the ``fixed`` values
+        set."""
+        return [
+            {
+                **row,
+                **fixed,
+                **{name: self.id(row[name]) for name in ids},
+                **{name: self.json(row[name]) for name in json},
+            }
+            for row in rows
+        ]
+
 
 def _insert(
     model: type[Model], rows: Sequence[Mapping[str, Any]], *, returning: bool = False
@@ -978,17 +999,11 @@ def ecosystem_import(
                 for row in rows:
                     row["id"] = remap.new_uuid(row["id"])
 
-            characters = [{**row, "ecosystem_id": ecosystem_id} for row in plan.characters]
+            characters = remap.rows(plan.characters, ecosystem_id=ecosystem_id)
             _insert(Character, characters)
             step(len(characters))
-            _insert(
-                CharacterCard,
-                [{**row, "character_id": remap.id(row["character_id"])} for row in plan.cards],
-            )
-            _insert(
-                MemoryStream,
-                [{**row, "character_id": remap.id(row["character_id"])} for row in plan.streams],
-            )
+            _insert(CharacterCard, remap.rows(plan.cards, ids=("character_id",)))
+            _insert(MemoryStream, remap.rows(plan.streams, ids=("character_id",)))
             step(len(plan.cards) + len(plan.streams))
 
             for row in plan.documents:
@@ -1010,28 +1025,20 @@ def ecosystem_import(
             _insert(
                 Chunk,
                 [
-                    {
-                        **row,
-                        "document_id": remap.documents[row["document_id"]],
-                        "ecosystem_id": ecosystem_id,
-                        "graph_version": 0,
-                    }
-                    for row in plan.chunks
+                    {**row, "document_id": remap.documents[row["document_id"]]}
+                    for row in remap.rows(plan.chunks, ecosystem_id=ecosystem_id, graph_version=0)
                 ],
             )
             step(len(plan.chunks))
 
-            scenarios = []
-            for row in plan.scenarios:
-                new_row = {
-                    **row,
-                    "ecosystem_id": ecosystem_id,
-                    "recent_speakers": remap.json(row["recent_speakers"]),
-                    "summary": remap.json(row["summary"]),
-                    "claim_token": None,
-                }
-                _paused_on_arrival(new_row, plan.exported_at)
-                scenarios.append(new_row)
+            scenarios = remap.rows(
+                plan.scenarios,
+                json=("recent_speakers", "summary"),
+                ecosystem_id=ecosystem_id,
+                claim_token=None,
+            )
+            for row in scenarios:
+                _paused_on_arrival(row, plan.exported_at)
             _insert(Scenario, scenarios)
             _insert(
                 Scenario.participants.through,
@@ -1044,73 +1051,46 @@ def ecosystem_import(
             # People do not move between installations: the owner authored every message.
             _insert(
                 UserMessage,
-                [
-                    {
-                        **row,
-                        "scenario_id": remap.id(row["scenario_id"]),
-                        "author_id": owner.pk,
-                        "target_character_id": remap.id(row["target_character_id"]),
-                    }
-                    for row in plan.user_messages
-                ],
+                remap.rows(
+                    plan.user_messages,
+                    ids=("scenario_id", "target_character_id"),
+                    author_id=owner.pk,
+                ),
             )
             step(len(plan.user_messages))
             _insert(
                 Interaction,
-                [
-                    {
-                        **row,
-                        "ecosystem_id": ecosystem_id,
-                        "scenario_id": remap.id(row["scenario_id"]),
-                        "initiator_id": remap.id(row["initiator_id"]),
-                        "target_id": remap.id(row["target_id"]),
-                        "user_message_id": remap.id(row["user_message_id"]),
-                        "relationship_change": remap.json(row["relationship_change"]),
-                        "emotional_states": remap.json(row["emotional_states"]),
-                        "drew_on": remap.json(row["drew_on"]),
-                    }
-                    for row in plan.interactions
-                ],
+                remap.rows(
+                    plan.interactions,
+                    ids=("scenario_id", "initiator_id", "target_id", "user_message_id"),
+                    json=("relationship_change", "emotional_states", "drew_on"),
+                    ecosystem_id=ecosystem_id,
+                ),
             )
             step(len(plan.interactions))
             _insert(
                 Relationship,
-                [
-                    {
-                        **row,
-                        "ecosystem_id": ecosystem_id,
-                        "from_character_id": remap.id(row["from_character_id"]),
-                        "to_character_id": remap.id(row["to_character_id"]),
-                        "graph_version": 0,
-                    }
-                    for row in plan.relationships
-                ],
+                remap.rows(
+                    plan.relationships,
+                    ids=("from_character_id", "to_character_id"),
+                    ecosystem_id=ecosystem_id,
+                    graph_version=0,
+                ),
             )
             step(len(plan.relationships))
             _insert(
                 Memory,
-                [
-                    {
-                        **row,
-                        "ecosystem_id": ecosystem_id,
-                        "character_id": remap.id(row["character_id"]),
-                        "counterpart_id": remap.id(row["counterpart_id"]),
-                        "interaction_id": remap.id(row["interaction_id"]),
-                        "cited_ids": remap.json(row["cited_ids"]),
-                    }
-                    for row in plan.memories
-                ],
+                remap.rows(
+                    plan.memories,
+                    ids=("character_id", "counterpart_id", "interaction_id"),
+                    json=("cited_ids",),
+                    ecosystem_id=ecosystem_id,
+                ),
             )
             step(len(plan.memories))
             for start in range(0, len(plan.events), INSERT_BATCH):
                 batch = plan.events[start : start + INSERT_BATCH]
-                _insert(
-                    Event,
-                    [
-                        {**row, "ecosystem_id": ecosystem_id, "payload": remap.json(row["payload"])}
-                        for row in batch
-                    ],
-                )
+                _insert(Event, remap.rows(batch, json=("payload",), ecosystem_id=ecosystem_id))
                 step(len(batch))
             relationship_ids = list(
                 Relationship.objects.filter(ecosystem_id=ecosystem_id).values_list("pk", flat=True)

@@ -3,10 +3,6 @@ process of its own) is moved into PostgreSQL row by row; an observer resumes wit
 ``since`` and the next event continues the log; the relationship graph and the lore vector
 index are rebuilt from the moved rows."""
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +19,7 @@ from relationships.graph import graph_cypher
 from relationships.models import Relationship
 from tests.characters import cardkit
 from tests.conftest import client_for
+from tests.embedded_world import play_embedded_world
 from worlds.management.commands.move_to_postgres import (
     SOURCE,
     close_source,
@@ -30,62 +27,25 @@ from worlds.management.commands.move_to_postgres import (
     open_source,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
-PLAY = """
-import json, sys
-from datetime import timedelta
-import django
-django.setup()
-from django.core.management import call_command
-from django.utils import timezone
-call_command("migrate", verbosity=0, interactive=False)
-call_command("seed_demo", verbosity=0)
-from characters.models import Character, Ecosystem
+PREPARE = """
 from characters.services import character_import_card
-from interactions.services import interaction_process
-from lore.services import document_create
-from relationships.models import Relationship
-from scenarios.models import Scenario
-from scenarios.services import clock_tick
-ecosystem = Ecosystem.objects.get()
 character_import_card(ecosystem=ecosystem, data=bytes.fromhex(sys.argv[1]), filename="c.png")
 first, second = Character.objects.order_by("name")[:2]
 document_create(ecosystem=ecosystem, title="The harbour", content=" ".join(
     f"The harbour of Lanport has {n} piers and a lighthouse painted red." for n in range(60)))
 document_create(ecosystem=ecosystem, title="Fog", content="Fog rolls in at dusk.",
                 keys=["fog"], character_ids=[first.pk])
-for content in ("Hello there!", "How are you?", "Lovely day."):
-    interaction_process(initiator_id=first.pk, target_id=second.pk, interaction_type="chat",
-                        content=content)
-scenario = Scenario.objects.filter(status="active").first()
-for _ in range(3):
-    due = timezone.now() - timedelta(seconds=1)
-    Scenario.objects.filter(pk=scenario.pk).update(next_tick_at=due)
-    clock_tick()
-print(json.dumps({"ecosystem": str(ecosystem.pk)}))
 """
 
 
 def play_a_world(path: Path, card: bytes) -> str:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.embedded",
-        "DATABASE_URL": f"sqlite:///{path}",
-        "REDIS_URL": "",
-        "NEO4J_BOLT_URL": "",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", PLAY, card.hex()],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])["ecosystem"]
+    return play_embedded_world(
+        path,
+        prepare=PREPARE,
+        lines=("Hello there!", "How are you?", "Lovely day."),
+        then='print(json.dumps({"ecosystem": str(ecosystem.pk)}))',
+        args=[card.hex()],
+    )["ecosystem"]
 
 
 RETIRED_MODEL = "retired-model-v0"

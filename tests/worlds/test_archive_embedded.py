@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,40 +17,19 @@ from django.core.management import call_command
 
 from characters.models import Ecosystem
 from scenarios.models import Scenario
+from tests.embedded_world import play_embedded_world
 from tests.factories import UserFactory
 from worlds.archive import ecosystem_export
 
-ROOT = Path(__file__).resolve().parents[2]
-
-PLAY_AND_EXPORT = """
-import sys
-from datetime import timedelta
-import django
-django.setup()
-from django.core.management import call_command
-from django.utils import timezone
-call_command("migrate", verbosity=0, interactive=False)
-call_command("seed_demo", verbosity=0)
-from characters.models import Character, Ecosystem
-from interactions.services import interaction_process
-from lore.services import document_create
-from scenarios.models import Scenario
-from scenarios.services import clock_tick
-ecosystem = Ecosystem.objects.get()
+PREPARE = """
 first, second = Character.objects.order_by("name")[:2]
 document_create(ecosystem=ecosystem, title="Tides", content="The tide turns at noon.",
                 keys=["tide"], character_ids=[first.pk])
-for content in ("When does the tide turn?", "The tide is high.", "Lovely day."):
-    interaction_process(initiator_id=first.pk, target_id=second.pk, interaction_type="chat",
-                        content=content)
-scenario = Scenario.objects.filter(status="active").first()
-for _ in range(3):
-    due = timezone.now() - timedelta(seconds=1)
-    Scenario.objects.filter(pk=scenario.pk).update(next_tick_at=due)
-    clock_tick()
+"""
+LINES = ("When does the tide turn?", "The tide is high.", "Lovely day.")
+EXPORT = """
 call_command("export_ecosystem", str(ecosystem.pk), "-o", sys.argv[1], "--events")
 # The archive also comes back into the embedded mode's own SQLite, for another user.
-import json
 from django.contrib.auth.models import User
 from eventlog.models import Event
 from interactions.models import Interaction
@@ -106,24 +81,9 @@ def without_ids(value: Any) -> Any:
 @pytest.mark.django_db
 def test_a_make_run_world_moves_to_postgresql_through_an_archive(tmp_path):
     database, archive = tmp_path / "db.sqlite3", tmp_path / "world.json.gz"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.embedded",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "REDIS_URL": "",
-        "NEO4J_BOLT_URL": "",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", PLAY_AND_EXPORT, str(archive)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    in_sqlite = play_embedded_world(
+        database, prepare=PREPARE, lines=LINES, then=EXPORT, args=[str(archive)]
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    in_sqlite = json.loads(completed.stdout.strip().splitlines()[-1])
     assert in_sqlite["copy"] == in_sqlite["original"]
     assert in_sqlite["original"][1] > 3 and in_sqlite["original"][3] > 0
     exported = json.loads(gzip.decompress(archive.read_bytes()))
