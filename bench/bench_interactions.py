@@ -8,9 +8,9 @@ The sustained run keeps 16 keep-alive connections busy for 30 s from a raw-socke
 cast of 1,000, so that few characters talk themselves too tired (409) in the run; any answer
 other than 201 or 409 stops the benchmark. The graph sync is queued as in production (at
 most one pending task per ecosystem); no Celery worker runs it here (bench_graph_lag
-measures that path). A last table runs the engine without HTTP (``interaction_process`` in
+measures that path). Another table runs the engine without HTTP (``interaction_process`` in
 two processes, as the scenario clock's workers call it), to tell the engine's cost from the
-web stack's.
+web stack's, and a last one times the engine's three steps (plan, generate, apply).
 """
 
 import asyncio
@@ -169,6 +169,48 @@ def engine_worker(ids: list[str], seed: int, seconds: float) -> tuple[int, int]:
     return played, refused
 
 
+def engine_steps(ids: list[str], count: int = 300) -> dict[str, list[float]]:
+    """One interaction at a time in this process, each of its three steps timed (ms): where
+    the engine's time goes (docs/architecture.md, "One interaction")."""
+    from interactions.services import (
+        InteractionRefused,
+        dialogue_backend,
+        interaction_apply,
+        interaction_generate,
+        interaction_plan,
+    )
+
+    dialogue_backend()
+    rng = random.Random(3)
+    steps: dict[str, list[float]] = {"plan": [], "generate": [], "apply": [], "all": []}
+    for index in range(WARMUP_REQUESTS + count):
+        request = payload(rng, ids)
+        started = time.perf_counter()
+        try:
+            plan = interaction_plan(
+                initiator_id=uuid.UUID(request["initiator_id"]),
+                target_id=uuid.UUID(request["target_id"]),
+                interaction_type=request["interaction_type"],
+                content=request["content"],
+            )
+            planned = time.perf_counter()
+            lines = interaction_generate(plan=plan)
+            generated = time.perf_counter()
+            interaction_apply(plan=plan, lines=lines, started=started)
+        except InteractionRefused:
+            continue
+        applied = time.perf_counter()
+        if index >= WARMUP_REQUESTS:
+            for name, seconds in (
+                ("plan", planned - started),
+                ("generate", generated - planned),
+                ("apply", applied - generated),
+                ("all", applied - started),
+            ):
+                steps[name].append(seconds * 1000)
+    return steps
+
+
 def engine_throughput(ids: list[str], processes: int = 2) -> tuple[int, int]:
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         results = pool.starmap(
@@ -187,6 +229,8 @@ def main() -> None:
         ok, refused, elapsed, server_concurrent = asyncio.run(throughput(urls, ids))
     refill_energy(ecosystem_id)
     engine_played, engine_refused = engine_throughput(ids)
+    refill_energy(ecosystem_id)
+    steps = engine_steps(ids)
 
     seq_server, seq_round = summary(server), summary(round_trip)
     conc = summary(server_concurrent)
@@ -235,6 +279,14 @@ def main() -> None:
                 engine_refused,
                 engine_played / ENGINE_SECONDS,
             ]
+        ],
+    )
+    print_table(
+        "The engine's steps, one interaction at a time in this process (ms)",
+        ["step", "n", "p50", "p95", "p99"],
+        [
+            [name, (row := summary(times))["n"], row["p50"], row["p95"], row["p99"]]
+            for name, times in steps.items()
         ],
     )
     if refused_seq:

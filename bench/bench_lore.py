@@ -26,11 +26,12 @@ import os
 import random
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import percentile, setup_django
+from bench.common import ROOT, percentile, setup_django
 
 UNIFORM_WORDS = [
     "harbor",
@@ -297,6 +298,36 @@ def main() -> None:
         print(f"{name.ljust(width)}  {value:>10}  {target}")
 
 
+def neo4j_quiet(timeout: float = 300.0) -> float | None:
+    """Seconds until the local Neo4j (var/neo4j.pid, written by `make services`) stays under
+    5% of a core for 3 s: after a bulk load Lucene goes on merging the vector index's segments
+    in the background (docs/lore.md, "Segments"), and searches timed meanwhile measure the
+    merges. None when the pid is unknown (another Neo4j: the searches are timed at once)."""
+    pid_file = ROOT / "var" / "neo4j.pid"
+    try:
+        stat = Path(f"/proc/{int(pid_file.read_text().split()[0])}/stat")
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+    def cpu_seconds() -> float:
+        fields = stat.read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    started = time.perf_counter()
+    quiet_since = started
+    before = cpu_seconds()
+    while time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+        now = cpu_seconds()
+        if now - before > 0.025:  # more than 5% of a core over the half second
+            quiet_since = time.perf_counter()
+        elif time.perf_counter() - quiet_since >= 3.0:
+            break
+        before = now
+    return quiet_since - started
+
+
 def bench_neo4j(model, corpus, vectors, queries, query_vectors, row) -> None:
     from core.embeddings import cosine_top_k
     from lore.graph import (
@@ -355,6 +386,9 @@ def bench_neo4j(model, corpus, vectors, queries, query_vectors, row) -> None:
         row(f"Neo4j load of {loaded:,} vectors (s; /s)",
             f"{seconds:.1f}; {loaded / seconds:,.0f}")  # fmt: skip
         row("Neo4j load until the index is online (s)", f"{settled:.1f}")
+        quiet = neo4j_quiet()
+        row("then until Neo4j's segment merges are done (s; CPU < 5% for 3 s)",
+            "unknown (no var/neo4j.pid)" if quiet is None else f"{quiet:.1f}")  # fmt: skip
         in_index = lore_index_stats(ecosystem_ids[0])[0]
         row("LoreChunk nodes in the index (all users)", f"{in_index:,}")
 
