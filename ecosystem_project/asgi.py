@@ -26,9 +26,11 @@ http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else
 # Built before the first request, as the Celery workers do at start: the template
 # backend's grammar library takes seconds to import, and a web process's first interaction
 # waited for it (up to ~30 s on a loaded machine; docs/operations.md, the chaos run).
+from core.startup import loaded_objects_freeze  # noqa: E402
 from interactions.services import dialogue_backend  # noqa: E402
 
 dialogue_backend()
+loaded_objects_freeze()
 
 application = ProtocolTypeRouter(
     {

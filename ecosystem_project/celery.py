@@ -33,7 +33,10 @@ def persistent_database_connections(**kwargs: Any) -> None:
 def dialogue_backend_ready(**kwargs: Any) -> None:
     """Build the dialogue backend before the worker takes tasks: the template backend's
     grammar library (inflect, instrumented by typeguard at import) takes seconds to import,
-    which the first scenario turn of every worker would otherwise pay."""
+    which the first scenario turn of every worker would otherwise pay. Then what it loaded
+    is kept out of the collector's sight (core/startup.py), before the pool forks."""
+    from core.startup import loaded_objects_freeze
     from interactions.services import dialogue_backend
 
     dialogue_backend()
+    loaded_objects_freeze()
