@@ -34,6 +34,7 @@ from characters.personality import BigFive
 from characters.selectors import character_state, character_state_now
 from characters.services import character_emotion
 from core import metrics
+from core.db import rows_select, rows_update
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from eventlog import types as event_types
 from eventlog.services import events_append
@@ -541,13 +542,26 @@ def _reply_to_person(plan: InteractionPlan, message: UserMessage) -> str:
         )
 
 
+@lru_cache(maxsize=1)
+def _cast_sql() -> str:
+    """The scenario's cast as a subquery of its participants (one parameter: its id)."""
+    through = Scenario.participants.through._meta.db_table
+    return f"SELECT character_id FROM {through} WHERE scenario_id = %s"  # noqa: S608
+
+
 def _cast_snapshot(scenario: Scenario) -> tuple[list[Character], dict[Any, Relationship]]:
-    """The scenario's characters and the relationships among them, read without locks."""
-    cast = list(scenario.participants.order_by("pk"))
-    ids = [character.pk for character in cast]
+    """The scenario's characters (in primary-key order) and the relationships among them,
+    read without locks: two fixed statements (``core.db.rows_select``; the ORM's compile of
+    the relation and the filters cost more than the reads, on every turn)."""
+    cast_sql, scenario_id = _cast_sql(), uuid.UUID(str(scenario.pk))
+    cast = rows_select(Character, f"id IN ({cast_sql})", [scenario_id])
     relationships = {
         (rel.from_character_id, rel.to_character_id): rel
-        for rel in Relationship.objects.filter(from_character__in=ids, to_character__in=ids)
+        for rel in rows_select(
+            Relationship,
+            f"from_character_id IN ({cast_sql}) AND to_character_id IN ({cast_sql})",
+            [scenario_id, scenario_id],
+        )
     }
     return cast, relationships
 
@@ -668,7 +682,10 @@ def turn_apply(claim: TurnClaim, lines: InteractionLines | None) -> bool:
     of the engine (a character tired out meanwhile) skip the turn and free the scenario for
     its next tick."""
     with transaction.atomic():
-        scenario = Scenario.objects.select_for_update().filter(pk=claim.scenario_id).first()
+        found = rows_select(
+            Scenario, "id = %s", [uuid.UUID(str(claim.scenario_id))], for_update=True
+        )
+        scenario = found[0] if found else None
         if scenario is None or scenario.claim_token != claim.token:
             return False
         played = False
@@ -685,7 +702,7 @@ def turn_apply(claim: TurnClaim, lines: InteractionLines | None) -> bool:
                 if claim.scheduled
                 else claim.now + timedelta(seconds=scenario.tick_seconds)
             )
-        scenario.save(update_fields=["turn", "recent_speakers", "next_tick_at", "claim_token"])
+        rows_update([scenario], ["turn", "recent_speakers", "next_tick_at", "claim_token"])
     if played and claim.scheduled:
         metrics.scenario_turn_played((claim.now - claim.due).total_seconds())
     return played
@@ -749,7 +766,7 @@ def scenario_play_turn(*, scenario_id: uuid.UUID, turn: int, now: datetime | Non
         claim = _claim_locked(scenario, turn=turn, now=now, due=now, scheduled=False)
         if claim is None:
             scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
-        scenario.save(update_fields=["next_tick_at", "claim_token"])
+        rows_update([scenario], ["next_tick_at", "claim_token"])
     return claim is not None and _turn_play(claim)
 
 
@@ -791,7 +808,7 @@ def _claim_next(*, now: datetime) -> TurnClaim | bool | None:
             scenario.next_tick_at = _next_tick(
                 due, tick_seconds=scenario.tick_seconds, now=clock_now
             )
-        scenario.save(update_fields=["next_tick_at", "claim_token"])
+        rows_update([scenario], ["next_tick_at", "claim_token"])
         return claim
 
 

@@ -235,7 +235,9 @@ def with_recall(ctx: DialogueContext, line: str) -> DialogueLine:
     first), or a lore fact the exchange touches at its end; and a fitting memory of the
     listener in front. ``drew_on`` names each (docs/dialogue.md, "Memories and lore")."""
     said = said_by(ctx)
-    heard = conversation_text(ctx)
+    # Only lore is checked against the whole conversation (up to 200 lines in a scenario):
+    # without lore to tell, it is not read.
+    heard = conversation_text(ctx) if ctx.lore else ""
     composed = line
     drew_on: list[dict[str, str]] = []
     asked = lore_to_state(ctx, heard)
