@@ -52,6 +52,14 @@ def play_embedded_world(
     ``lines`` are played; ``then`` runs last, with ``args`` in ``sys.argv[1:]``, and prints
     JSON on its last line, which is answered."""
     script = _PRELUDE + prepare + _PLAY.format(lines=tuple(lines)) + then
+    return run_embedded(script, database, args=args)
+
+
+def run_embedded(
+    script: str, database: Path, *, args: Sequence[str] = (), timeout: float = 300
+) -> Any:
+    """Run the Python ``script`` in a process of its own on the embedded settings, with
+    ``database`` as its SQLite file; answers the JSON it printed on its last line."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.embedded",
@@ -65,7 +73,7 @@ def play_embedded_world(
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -5,13 +5,7 @@ multi-row writes and its event numbering, so this checks the other path end to e
 process of its own with the embedded settings.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.embedded_world import run_embedded
 
 SCRIPT = """
 import json
@@ -64,24 +58,7 @@ print(json.dumps({
 
 
 def test_interactions_and_turns_on_sqlite(tmp_path):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.embedded",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "REDIS_URL": "",
-        "NEO4J_BOLT_URL": "",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    report = run_embedded(SCRIPT, tmp_path / "db.sqlite3", timeout=120)
 
     assert report["vendor"] == "sqlite"
     assert round(report["stored_strength"], 4) == report["new_strength"]
