@@ -256,9 +256,9 @@ class _Candidate:
         if created is not None and timezone.is_naive(created):
             created = timezone.make_aware(created, UTC)
         return cls(
-            id=uuid.UUID(str(row[0])),
-            character_id=uuid.UUID(str(row[1])),
-            counterpart_id=str(uuid.UUID(str(row[2]))) if row[2] else None,
+            id=_as_uuid(row[0]),
+            character_id=_as_uuid(row[1]),
+            counterpart_id=str(_as_uuid(row[2])) if row[2] else None,
             kind=row[3],
             text=row[4],
             heard=row[5],
@@ -270,6 +270,11 @@ class _Candidate:
             embedding_model=row[11],
             embedding_dimension=int(row[12]),
         )
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    """A UUID column's value: a UUID from PostgreSQL already, 32 hex digits from SQLite."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _relevances(memories: Sequence[Memory | _Candidate], vector: np.ndarray | None) -> list[float]:
