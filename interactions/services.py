@@ -17,7 +17,7 @@ docs/architecture.md walks one interaction through these steps.
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -381,6 +381,15 @@ def interaction_process(
     return interaction_apply(plan=plan, lines=lines, started=started)
 
 
+@dataclass(frozen=True)
+class PairSnapshot:
+    """Rows a caller has just read without locks (a scenario turn's cast and the
+    relationships among them): the plan takes the pair from them instead of reading it."""
+
+    characters: Mapping[uuid.UUID, Character]
+    relationships: Mapping[tuple[uuid.UUID, uuid.UUID], Relationship]
+
+
 def interaction_plan(
     *,
     initiator_id: uuid.UUID,
@@ -391,18 +400,28 @@ def interaction_plan(
     scenario: ScenarioContext | None = None,
     seed: int = 0,
     now: datetime | None = None,
+    known: PairSnapshot | None = None,
 ) -> InteractionPlan:
     """The plan step: a snapshot of the pair, both directions of their relationship and
-    their recent exchange, read without locks. Raises NotFoundError or InteractionRefused
-    when the interaction cannot happen now (the apply step checks again)."""
-    initiator, target = _load_pair(
-        initiator_id=initiator_id, target_id=target_id, owner_id=owner_id, for_update=False
-    )
+    their recent exchange, read without locks (or taken from ``known``). Raises
+    NotFoundError or InteractionRefused when the interaction cannot happen now (the apply
+    step checks again)."""
+    pair = (initiator_id, target_id)
+    if known is not None and initiator_id != target_id and set(pair) <= known.characters.keys():
+        initiator, target = (known.characters[character_id] for character_id in pair)
+        directions = (pair, pair[::-1])
+        regards = {
+            key: known.relationships[key] for key in directions if key in known.relationships
+        }
+    else:
+        initiator, target = _load_pair(
+            initiator_id=initiator_id, target_id=target_id, owner_id=owner_id, for_update=False
+        )
+        regards = _read_relationships(initiator, target, for_update=False)
     now = now or timezone.now()
     character_state_now(character=initiator, now=now)
     character_state_now(character=target, now=now)
     _check_feasible(initiator, target)
-    regards = _read_relationships(initiator, target, for_update=False)
     recent = _recent_exchanges(initiator, target, scenario)
     query_text = _recall_query(initiator, target, interaction_type, content, scenario)
     vector = query_vector(query_text)  # once, for the memories and the lore of both

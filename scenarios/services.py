@@ -44,6 +44,7 @@ from interactions.services import (
     InteractionLines,
     InteractionPlan,
     InteractionRefused,
+    PairSnapshot,
     ScenarioContext,
     character_speaker,
     dialogue_backend,
@@ -567,11 +568,16 @@ def _cast_snapshot(scenario: Scenario) -> tuple[list[Character], dict[Any, Relat
 
 
 def _direct(
-    scenario: Scenario, *, turn: int, now: datetime, pending: UserMessage | None
+    scenario: Scenario,
+    cast: Sequence[Character],
+    relationships: Mapping[Any, Relationship],
+    *,
+    turn: int,
+    now: datetime,
+    pending: UserMessage | None,
 ) -> director.TurnPlan | None:
     """The director's choice of who talks to whom, and how, from a snapshot of the cast."""
-    cast, relationships = _cast_snapshot(scenario)
-    cast.sort(key=lambda c: (c.name, str(c.pk)))
+    cast = sorted(cast, key=lambda c: (c.name, str(c.pk)))
     for character in cast:  # decay and recovery since the last exchange
         character_state_now(character=character, now=now)
     return director.plan_turn(
@@ -626,7 +632,8 @@ def _claim_locked(
         if may_have_messages
         else None
     )
-    direction = _direct(scenario, turn=turn, now=now, pending=pending)
+    cast, relationships = _cast_snapshot(scenario)
+    direction = _direct(scenario, cast, relationships, turn=turn, now=now, pending=pending)
     if direction is None:
         logger.info(
             "Scenario %s turn %s skipped: nobody has the energy to talk.", scenario.pk, turn
@@ -648,6 +655,11 @@ def _claim_locked(
             ),
             seed=_turn_seed(scenario, turn),
             now=now,
+            # The pair and their regard were just read with the cast: not read again.
+            known=PairSnapshot(
+                characters={character.pk: character for character in cast},
+                relationships=relationships,
+            ),
         )
     except InteractionRefused as refusal:
         logger.info("Scenario %s turn %s skipped: %s", scenario.pk, turn, refusal)
