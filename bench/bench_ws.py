@@ -592,8 +592,7 @@ def deliver(
         if observers.failed:
             print(f"  {contender.name}: {observers.failed} observers could not connect")
         # Untimed warm-up, as in ``sustainable``: the first events of each group pay for
-        # connections and the server process finishes loading what it loads in the
-        # background at start (the embedding model), which would otherwise be the p99.
+        # connections (database pool, Redis clients, executor threads) that later ones reuse.
         measure(observers, contender.publisher(groups), groups, rate, 3.0)
         return measure(observers, contender.publisher(groups), groups, rate, seconds)
     finally:
