@@ -19,10 +19,18 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.common import ROOT, print_table, setup_django, summary
+from bench.common import (
+    ROOT,
+    engine_warm_up,
+    print_table,
+    setup_django,
+    sociable_cast,
+    summary,
+)
 
 BENCH_REDIS_DB = 13  # its own broker database: no other worker takes these tasks
 EVENTS_PER_INTERACTION = 3
@@ -57,33 +65,25 @@ def main() -> int:
     os.environ["REDIS_URL"] = urlunsplit(redis_url._replace(path=f"/{BENCH_REDIS_DB}"))
     setup_django()
 
-    from django.contrib.auth import get_user_model
     from django.db import connection
 
     from characters.models import Character, Ecosystem
-    from characters.services import character_create, ecosystem_create
     from ecosystem_project.celery import app
     from interactions.services import InteractionRefused, interaction_process
     from relationships.graph import graph_install_constraints, graph_remove_ecosystem
     from relationships.selectors import graph_sync_lag
 
     graph_install_constraints()
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    Ecosystem.objects.filter(owner=user, name="bench-graph-lag").delete()
-    ecosystem = ecosystem_create(owner=user, name="bench-graph-lag")
-    rng = random.Random(11)
-    ids = [
-        character_create(
-            ecosystem=ecosystem,
-            name=f"Lagger {index}",
-            openness=rng.random(),
-            conscientiousness=rng.random(),
-            extraversion=0.85 + 0.15 * rng.random(),
-            agreeableness=rng.random(),
-            neuroticism=rng.random(),
-        ).pk
-        for index in range(CAST_SIZE)
-    ]
+    engine_warm_up()  # the writers time interactions, not the first one's imports
+    ecosystem_id, cast = sociable_cast(
+        username="bench",
+        ecosystem_name="bench-graph-lag",
+        name_prefix="Lagger",
+        size=CAST_SIZE,
+        seed=11,
+    )
+    ecosystem_pk = uuid.UUID(ecosystem_id)
+    ids = [uuid.UUID(pk) for pk in cast]
     with app.connection_for_write() as broker:
         broker.default_channel.client.flushdb()
 
@@ -118,7 +118,7 @@ def main() -> int:
 
     def sampler() -> None:
         while not stop.is_set():
-            lag = graph_sync_lag(ecosystem_id=ecosystem.pk)
+            lag = graph_sync_lag(ecosystem_id=ecosystem_pk)
             samples.append(lag["oldest_pending_age_seconds"])
             pending_samples.append(lag["pending"])
             time.sleep(0.1)
@@ -137,18 +137,18 @@ def main() -> int:
             thread.join()
         elapsed = time.monotonic() - started
         catch_up_started = time.monotonic()
-        while graph_sync_lag(ecosystem_id=ecosystem.pk)["pending"] and (
+        while graph_sync_lag(ecosystem_id=ecosystem_pk)["pending"] and (
             time.monotonic() - catch_up_started < 60
         ):
             time.sleep(0.1)
         catch_up = time.monotonic() - catch_up_started
-        left = graph_sync_lag(ecosystem_id=ecosystem.pk)["pending"]
+        left = graph_sync_lag(ecosystem_id=ecosystem_pk)["pending"]
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-        graph_remove_ecosystem(ecosystem_id=ecosystem.pk)
-        Character.objects.filter(ecosystem=ecosystem).delete()
-        ecosystem.delete()
+        graph_remove_ecosystem(ecosystem_id=ecosystem_pk)
+        Character.objects.filter(ecosystem_id=ecosystem_pk).delete()
+        Ecosystem.objects.filter(pk=ecosystem_pk).delete()
 
     lag = summary(samples)
     events = sum(written) * EVENTS_PER_INTERACTION

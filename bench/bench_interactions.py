@@ -23,8 +23,11 @@ import uuid
 import httpx
 
 from bench.common import (
+    LINES,
+    TYPES,
     LeanHTTPClient,
     daphne_servers,
+    engine_warm_up,
     print_table,
     refill_energy,
     setup_django,
@@ -41,14 +44,6 @@ THROUGHPUT_SECONDS = 30.0
 ENGINE_SECONDS = 5.0
 CONCURRENCY = 16
 PASSWORD = "bench-password-1"
-TYPES = ("greeting", "chat", "chat", "chat", "collaboration", "conflict")
-LINES = (
-    "Lovely evening for the festival, isn't it?",
-    "Have you seen the lanterns by the pier?",
-    "You never listen to anyone, do you?",
-    "Let's finish the boats together before dusk.",
-    "What do you think about the storm coming in?",
-)
 
 
 def prepare_cast() -> tuple[str, list[str]]:
@@ -144,13 +139,9 @@ async def throughput(base_urls: list[str], ids: list[str]) -> tuple[int, int, fl
 def engine_worker(ids: list[str], seed: int, seconds: float) -> tuple[int, int]:
     """One process calling the engine directly for ``seconds``: (played, refused)."""
     setup_django()
-    from interactions.services import InteractionRefused, dialogue_backend, interaction_process
-    from memories.services import embedder_ready
+    from interactions.services import InteractionRefused, interaction_process
 
-    # Loaded before the clock starts, as a worker does at start (ecosystem_project/celery.py):
-    # the row measures the engine, not a fresh process's imports.
-    dialogue_backend()
-    embedder_ready()
+    engine_warm_up()  # before the clock starts
     rng = random.Random(seed)
     played = refused = 0
     deadline = time.perf_counter() + seconds
@@ -174,13 +165,12 @@ def engine_steps(ids: list[str], count: int = 300) -> dict[str, list[float]]:
     the engine's time goes (docs/architecture.md, "One interaction")."""
     from interactions.services import (
         InteractionRefused,
-        dialogue_backend,
         interaction_apply,
         interaction_generate,
         interaction_plan,
     )
 
-    dialogue_backend()
+    engine_warm_up()
     rng = random.Random(3)
     steps: dict[str, list[float]] = {"plan": [], "generate": [], "apply": [], "all": []}
     for index in range(WARMUP_REQUESTS + count):

@@ -22,6 +22,8 @@ import uuid
 from datetime import UTC, datetime
 
 from bench.common import (
+    LINES,
+    TYPES,
     percentile,
     print_table,
     refill_energy,
@@ -34,14 +36,6 @@ CAST_SIZE = 40
 WARMUP_INTERACTIONS = int(os.environ.get("MEMORY_BENCH_WARMUP", "800"))
 BLOCKS = int(os.environ.get("MEMORY_BENCH_BLOCKS", "40"))
 BLOCK_SIZE = 10
-TYPES = ("greeting", "chat", "chat", "chat", "collaboration", "conflict")
-LINES = (
-    "Lovely evening for the festival, isn't it?",
-    "Have you seen the lanterns by the pier?",
-    "You never listen to anyone, do you?",
-    "Let's finish the boats together before dusk.",
-    "What do you think about the storm coming in?",
-)
 MEMORY_OFF = {"MEMORY_RECALL_K": 0, "MEMORY_RETENTION_PER_CHARACTER": 0}
 
 

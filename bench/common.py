@@ -198,6 +198,28 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
         print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
 
 
+def engine_warm_up() -> None:
+    """Load what the engine loads on first use (the dialogue backend, the embedding model),
+    as a worker or a web process does at start (ecosystem_project/celery.py, asgi.py), so
+    that a timed run measures the engine and not a fresh process's imports."""
+    from interactions.services import dialogue_backend
+    from memories.services import embedder_ready
+
+    dialogue_backend()
+    embedder_ready()
+
+
+# What the interaction benchmarks send: types weighted as a conversation runs, opening lines.
+TYPES = ("greeting", "chat", "chat", "chat", "collaboration", "conflict")
+LINES = (
+    "Lovely evening for the festival, isn't it?",
+    "Have you seen the lanterns by the pier?",
+    "You never listen to anyone, do you?",
+    "Let's finish the boats together before dusk.",
+    "What do you think about the storm coming in?",
+)
+
+
 def sociable_cast(
     *, username: str, ecosystem_name: str, name_prefix: str, size: int, seed: int
 ) -> tuple[str, list[str]]:

@@ -17,7 +17,7 @@ docs/architecture.md walks one interaction through these steps.
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +50,7 @@ from memories.services import (
     NO_EMBEDDING,
     Embedding,
     Exchange,
+    embedder_ready,
     memories_form,
     memories_recall,
     memory_embedding,
@@ -424,15 +425,17 @@ def interaction_plan(
     _check_feasible(initiator, target)
     recent = _recent_exchanges(initiator, target, scenario)
     query_text = _recall_query(initiator, target, interaction_type, content, scenario)
-    vector = query_vector(query_text)  # once, for the memories and the lore of both
+    # Embedded at most once, when recall or lore first needs it, and shared by both.
+    embed_once = lru_cache(maxsize=1)(query_vector)
     memories = memories_recall(
         pairs=[(initiator.pk, target.pk), (target.pk, initiator.pk)],
         query_text=query_text,
         now=now,
-        vector=vector,
+        embed=embed_once,
     )
     lore = {
-        character.pk: _lore_for(character, query_text, vector) for character in (initiator, target)
+        character.pk: _lore_for(character, query_text, embed_once)
+        for character in (initiator, target)
     }
     return InteractionPlan(
         initiator=initiator,
@@ -454,18 +457,18 @@ LORE_PER_SPEAKER = 2
 
 
 def _lore_for(
-    character: Character, query_text: str, vector: np.ndarray | None
+    character: Character, query_text: str, embed: Callable[[str], np.ndarray | None]
 ) -> tuple[LoreFact, ...]:
     """The lore ``character`` knows that matches the exchange: keyed entries triggered by
     the text, then chunks close in meaning (lore.selectors). Only by key while the
     embedding model is still loading (it is never loaded under a lock)."""
-    if vector is not None:
+    if embedder_ready() is not None:
         hits = lore_retrieve(
             character.ecosystem_id,
             query_text,
             LORE_PER_SPEAKER,
             character_id=character.pk,
-            vector=vector,
+            embed=embed,
         )
     else:
         hits = lore_entries_triggered(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,21 +258,21 @@ def lore_retrieve(
     query_text: str,
     k: int,
     character_id: object | None = None,
-    vector: np.ndarray | None = None,
+    embed: Callable[[str], np.ndarray | None] | None = None,
 ) -> list[LoreHit]:
     """Triggered entries first, then the closest chunks by meaning; at most ``k``.
-    In-process and exact (numpy): the plan step never waits on Neo4j. ``vector``: the
-    query text's embedding when the caller has it (else embedded here, if there are
-    chunks to compare it with)."""
+    In-process and exact (numpy): the plan step never waits on Neo4j. The query is embedded
+    only when there are chunks to compare it with, by ``embed`` when given (the engine's
+    plan shares one embedding of its query with recall)."""
     if k <= 0:
         return []
     snapshot = lore_snapshot(ecosystem_id)
     hits = _triggered(snapshot, query_text, character_id)[:k]
     seen = {(hit.document_id, hit.position) for hit in hits}
     if len(hits) < k and len(snapshot.rows) and query_text.strip():
-        if vector is None:
-            vector = embedder().embed([query_text])[0]
-        for hit in _exact_hits(snapshot, vector, k, character_id):
+        vector = embed(query_text) if embed is not None else embedder().embed([query_text])[0]
+        found = _exact_hits(snapshot, vector, k, character_id) if vector is not None else []
+        for hit in found:
             if (hit.document_id, hit.position) not in seen and len(hits) < k:
                 hits.append(hit)
     return hits

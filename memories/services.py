@@ -17,7 +17,7 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -168,12 +168,12 @@ def memories_recall(
     query_text: str,
     now: datetime,
     k: int | None = None,
-    vector: np.ndarray | None = None,
+    embed: Callable[[str], np.ndarray | None] = query_vector,
 ) -> dict[uuid.UUID, tuple[RecalledMemory, ...]]:
     """For each ``(speaker_id, listener_id)``: the speaker's top ``k`` memories
     (``MEMORY_RECALL_K``) by the retrieval score against ``query_text``, best first. One
-    query for all pairs; the query text is embedded once (not at all when the caller gives
-    its ``vector``)."""
+    query for all pairs; the query text is embedded once, by ``embed``, and only when there
+    are memories to rank."""
     k = int(setting("MEMORY_RECALL_K", 3)) if k is None else k
     if not pairs or k <= 0:
         return {}
@@ -190,8 +190,7 @@ def memories_recall(
         rows = [_Candidate.of(row) for row in cursor.fetchall()]
     if not rows:
         return {}
-    if vector is None:
-        vector = query_vector(query_text)
+    vector = embed(query_text)
     half_life = float(
         setting("MEMORY_RECENCY_HALF_LIFE_SECONDS", scoring.RECENCY_HALF_LIFE_SECONDS)
     )
