@@ -41,7 +41,7 @@ from django.utils.dateparse import parse_datetime
 from characters.models import Character, CharacterCard, Ecosystem
 from core.embeddings import configured_model_name, embedder
 from core.errors import ApplicationError
-from core.jsonlimits import has_lone_surrogate, loads_bounded
+from core.jsonlimits import JSONRefused, loads_document
 from eventlog.models import Event
 from interactions.models import Interaction
 from lore.graph import lore_sync_enqueue
@@ -382,12 +382,11 @@ def archive_read(data: bytes) -> dict[str, Any]:
     if decompressor.unused_data:
         raise ArchiveInvalid("The archive has data after its gzip stream.")
     try:
-        text = text_bytes.decode("utf-8")
-        document = loads_bounded(text)
-    except ValueError as error:  # UnicodeDecodeError, JSONDecodeError, JSONTooDeep
-        raise ArchiveInvalid(f"The archive does not hold valid JSON ({error}).") from None
-    if has_lone_surrogate(text, document):
-        raise ArchiveInvalid("The archive's JSON names a lone UTF-16 surrogate.")
+        document = loads_document(text_bytes)
+    except JSONRefused as refused:  # the code stays invalid_archive (docs/archives.md)
+        raise ArchiveInvalid(
+            f"The archive does not hold valid JSON: it {refused.reason}."
+        ) from None
     archive_check_version(document)
     return document
 
