@@ -9,6 +9,10 @@ it. Removed chunks are deleted by uid (on commit of the delete) and swept by the
 A node's uid is ``<ecosystem id>:<chunk id>`` (``chunk_uid``): chunk ids are a database's
 own sequence, so several databases that share one Neo4j (a development database, the test
 databases, the benchmarks') would otherwise write over each other's nodes.
+
+Each node also carries its ecosystem's label (``lore_node_label``), and an ecosystem that
+outgrows the exact scan gets a vector index of its own over that label
+(``lore_ecosystem_index_ensure``, docs/lore.md "Vector index: one per large ecosystem").
 """
 
 from __future__ import annotations
@@ -16,18 +20,18 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
-import math
+import re
 import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F
+from django.db.models import Count, F, Max
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
@@ -43,7 +47,10 @@ from .models import Chunk
 
 logger = logging.getLogger(__name__)
 
-LORE_INDEX_NAME = "lore_chunk_embedding"
+# Before the per-ecosystem indexes: one vector index over every ecosystem's chunks. Dropped
+# on install (it cost every write and served no search).
+LEGACY_INDEX_NAME = "lore_chunk_embedding"
+ECOSYSTEM_INDEX_PREFIX = "lore_eco_"
 LORE_SYNC_BATCH_SIZE = 500
 LORE_SYNC_QUEUED_FLAG_SECONDS = 30
 
@@ -54,7 +61,8 @@ UNWIND $rows AS row
 MERGE (c:LoreChunk {uid: row.uid})
 WITH c, row
 WHERE c.version IS NULL OR c.version < row.version
-SET c.ecosystem_id = row.ecosystem_id,
+SET c:$(row.label),
+    c.ecosystem_id = row.ecosystem_id,
     c.document_id = row.document_id,
     c.character_ids = row.character_ids,
     c.embedding_model = row.embedding_model,
@@ -71,9 +79,9 @@ DELETE c
 RETURN count(*) AS removed
 """
 
-# The approximate path: the HNSW index over every ecosystem's chunks, asked for more
-# candidates than wanted (see lore_vector_query), filtered to one ecosystem, model and
-# character.
+# The approximate path: the ecosystem's own HNSW index, asked for more candidates than
+# wanted (see lore_vector_query), filtered to the model and character (and, as a guard, the
+# ecosystem).
 QUERY_CYPHER = """
 CALL db.index.vector.queryNodes($index, $candidates, $vector) YIELD node, score
 WHERE node.ecosystem_id = $ecosystem_id
@@ -98,12 +106,6 @@ LIMIT $k
 RETURN node.uid AS uid, score
 """
 
-STATS_CYPHER = """
-CALL { MATCH (c:LoreChunk) RETURN count(c) AS total }
-CALL { MATCH (c:LoreChunk {ecosystem_id: $ecosystem_id}) RETURN count(c) AS mine }
-RETURN total, mine
-"""
-
 # The index's build settings (Neo4j 5.26 Community, docs/lore.md "Vector index"):
 # quantization off (on by default since 5.23; its int8 vectors cost recall on our
 # near-duplicate lore chunks), and a denser graph than the defaults (m 16, ef_construction
@@ -116,18 +118,39 @@ LORE_INDEX_CONFIG: dict[str, Any] = {
 }
 
 
-def lore_index_statements(dimension: int) -> list[str]:
-    # The dimension is an integer from the embedder, never user input; the rest constants.
+def lore_ecosystem_key(ecosystem_id: object) -> str:
+    """The ecosystem's id as a name part: letters, digits and underscores only (a UUID's
+    dashes become underscores), so labels and index names built from it need no escaping."""
+    return re.sub(r"[^0-9A-Za-z]", "_", str(ecosystem_id))
+
+
+def lore_node_label(ecosystem_id: object) -> str:
+    return f"LoreEco_{lore_ecosystem_key(ecosystem_id)}"
+
+
+def lore_index_name(ecosystem_id: object) -> str:
+    return f"{ECOSYSTEM_INDEX_PREFIX}{lore_ecosystem_key(ecosystem_id)}"
+
+
+SCHEMA_STATEMENTS = (
+    "CREATE CONSTRAINT lore_chunk_uid IF NOT EXISTS FOR (c:LoreChunk) REQUIRE c.uid IS UNIQUE",
+    "CREATE INDEX lore_chunk_ecosystem IF NOT EXISTS FOR (c:LoreChunk) ON (c.ecosystem_id)",
+    f"DROP INDEX {LEGACY_INDEX_NAME} IF EXISTS",
+)
+
+
+def lore_vector_index_statement(ecosystem_id: object, dimension: int) -> str:
+    # Names from lore_ecosystem_key, the dimension an integer from the embedder, the rest
+    # constants: nothing here is user input.
     config = ", ".join(
         f"`{name}`: {_cypher_literal(value)}"
         for name, value in {"vector.dimensions": int(dimension), **LORE_INDEX_CONFIG}.items()
     )
-    return [
-        "CREATE CONSTRAINT lore_chunk_uid IF NOT EXISTS FOR (c:LoreChunk) REQUIRE c.uid IS UNIQUE",
-        "CREATE INDEX lore_chunk_ecosystem IF NOT EXISTS FOR (c:LoreChunk) ON (c.ecosystem_id)",
-        f"CREATE VECTOR INDEX {LORE_INDEX_NAME} IF NOT EXISTS FOR (c:LoreChunk) ON c.embedding "
-        f"OPTIONS {{indexConfig: {{{config}}}}}",
-    ]
+    return (
+        f"CREATE VECTOR INDEX {lore_index_name(ecosystem_id)} IF NOT EXISTS "
+        f"FOR (c:{lore_node_label(ecosystem_id)}) ON c.embedding "
+        f"OPTIONS {{indexConfig: {{{config}}}}}"
+    )
 
 
 def _cypher_literal(value: object) -> str:
@@ -138,7 +161,8 @@ def _cypher_literal(value: object) -> str:
     return "'" + str(value) + "'"
 
 
-_index_ready: set[int] = set()
+# What this process has installed: "schema", and (index name, dimension) pairs.
+_index_ready: set[object] = set()
 
 
 def _index_config_matches(config: dict[str, Any], dimension: int) -> bool:
@@ -148,47 +172,57 @@ def _index_config_matches(config: dict[str, Any], dimension: int) -> bool:
     )
 
 
-def lore_index_install(dimension: int) -> None:
-    """Create the constraint and the vector index if missing (idempotent). An index built
-    with other settings (an older release's, or another dimension) is dropped and built
-    again from the nodes, which keep their vectors."""
-    if dimension in _index_ready:
+def lore_index_install() -> None:
+    """The uid constraint and the ecosystem range index, if missing (idempotent); the
+    legacy all-ecosystem vector index is dropped."""
+    if "schema" in _index_ready:
         return
-    existing = lore_index_config()
-    if existing is not None and not _index_config_matches(existing, dimension):
-        logger.warning(
-            "lore vector index %s has %s; rebuilding it with %s",
-            LORE_INDEX_NAME,
-            existing,
-            {"vector.dimensions": dimension, **LORE_INDEX_CONFIG},
-        )
-        graph_cypher(f"DROP INDEX {LORE_INDEX_NAME} IF EXISTS")
-    for statement in lore_index_statements(dimension):
+    for statement in SCHEMA_STATEMENTS:
         graph_cypher(statement)
-    _index_ready.add(dimension)
+    _index_ready.add("schema")
 
 
-def lore_index_config() -> dict[str, Any] | None:
-    """The existing vector index's ``indexConfig``, or None when there is none."""
+def lore_vector_indexes() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every lore vector index: ``{name: (state, indexConfig)}``."""
     rows = graph_cypher(
-        "SHOW INDEXES YIELD name, options WHERE name = $name RETURN options",
-        {"name": LORE_INDEX_NAME},
+        "SHOW VECTOR INDEXES YIELD name, state, options "
+        "WHERE name STARTS WITH $prefix OR name = $legacy RETURN name, state, options",
+        {"prefix": ECOSYSTEM_INDEX_PREFIX, "legacy": LEGACY_INDEX_NAME},
     )
-    if not rows:
-        return None
-    return dict((rows[0][0] or {}).get("indexConfig") or {})
+    return {
+        str(name): (str(state), dict((options or {}).get("indexConfig") or {}))
+        for name, state, options in rows
+    }
 
 
-def lore_index_dimension() -> int | None:
-    """The dimension of the existing vector index, or None when there is none."""
-    config = lore_index_config()
-    dimension = (config or {}).get("vector.dimensions")
-    return int(dimension) if dimension is not None else None
+def lore_ecosystem_index_ensure(ecosystem_id: object, dimension: int) -> None:
+    """The ecosystem's own vector index, created if missing (Neo4j populates it in the
+    background); one built with other settings (another dimension after a re-embed, an
+    older release's) is dropped and built again from the nodes, which keep their vectors."""
+    name = lore_index_name(ecosystem_id)
+    if (name, dimension) in _index_ready:
+        return
+    existing = lore_vector_indexes().get(name)
+    if existing is not None and not _index_config_matches(existing[1], dimension):
+        logger.warning("lore vector index %s has %s; rebuilding it", name, existing[1])
+        graph_cypher(f"DROP INDEX {name} IF EXISTS")
+    graph_cypher(lore_vector_index_statement(ecosystem_id, dimension))
+    _index_ready.add((name, dimension))
 
 
-def lore_index_drop() -> None:
-    graph_cypher(f"DROP INDEX {LORE_INDEX_NAME} IF EXISTS")
-    _index_ready.clear()
+def lore_ecosystem_nodes(ecosystem_id: object) -> int:
+    """The ecosystem's nodes in Neo4j (its label's count, from the count store)."""
+    return int(graph_cypher(f"MATCH (c:{lore_node_label(ecosystem_id)}) RETURN count(c)")[0][0])
+
+
+def lore_index_drop(names: Sequence[str] | None = None) -> None:
+    """Drop these lore vector indexes (all of them without ``names``)."""
+    dropped = set(lore_vector_indexes() if names is None else names)
+    for name in dropped:
+        graph_cypher(f"DROP INDEX {name} IF EXISTS")
+    _index_ready.difference_update(
+        [ready for ready in _index_ready if isinstance(ready, tuple) and ready[0] in dropped]
+    )
 
 
 def lore_sync_queued_key(ecosystem_id: object) -> str:
@@ -241,6 +275,7 @@ def _rows(chunks: Sequence[Any], characters: dict[int, list[str]]) -> list[dict]
             "document_id": int(chunk["document_id"]),
             "character_ids": characters.get(chunk["document_id"], []),
             "embedding_model": chunk["embedding_model"],
+            "label": lore_node_label(chunk["ecosystem_id"]),
             "embedding": np.frombuffer(bytes(chunk["embedding"]), dtype="<f4").tolist(),
             "version": int(chunk["version"]),
         }
@@ -255,6 +290,7 @@ def lore_sync_pending(*, ecosystem_id: object | None = None, batch_size: int = 0
     size = batch_size or LORE_SYNC_BATCH_SIZE
     sent = 0
     after = 0
+    dimensions: dict[str, int] = {}  # of the ecosystems written to
     while True:
         pending = Chunk.objects.filter(version__gt=F("graph_version"), pk__gt=after)
         if ecosystem_id is not None:
@@ -271,8 +307,9 @@ def lore_sync_pending(*, ecosystem_id: object | None = None, batch_size: int = 0
             )[:size]
         )
         if not batch:
+            lore_indexes_ensure(dimensions)
             return sent
-        lore_index_install(int(batch[0]["dimension"]))
+        lore_index_install()
         characters: dict[int, list[str]] = defaultdict(list)
         for document_id, character_id in Document.characters.through.objects.filter(
             document_id__in={chunk["document_id"] for chunk in batch}
@@ -288,6 +325,38 @@ def lore_sync_pending(*, ecosystem_id: object | None = None, batch_size: int = 0
             )
         sent += len(batch)
         after = int(batch[-1]["pk"])
+        dimensions.update((str(chunk["ecosystem_id"]), int(chunk["dimension"])) for chunk in batch)
+
+
+def lore_indexes_ensure(dimensions: Mapping[str, int]) -> None:
+    """A vector index for each of these ecosystems (``{id: dimension}``) that holds more
+    nodes than the exact scan serves (LORE_VECTOR_EXACT_MAX_CHUNKS)."""
+    for ecosystem_id, dimension in dimensions.items():
+        if lore_ecosystem_nodes(ecosystem_id) > settings.LORE_VECTOR_EXACT_MAX_CHUNKS:
+            lore_ecosystem_index_ensure(ecosystem_id, dimension)
+
+
+def lore_indexes_reconcile() -> tuple[int, int]:
+    """The beat's pass over the indexes: ensure one for every ecosystem of this database
+    past the exact scan's size (a sync that failed after writing its nodes), and drop the
+    index of an ecosystem with no node left (deleted; indexes of ecosystems of other
+    databases sharing this Neo4j keep theirs while they have nodes). Answers (ensured,
+    dropped)."""
+    large = (
+        Chunk.objects.values("ecosystem_id")
+        .annotate(chunks=Count("pk"), dimension=Max("dimension"))
+        .filter(chunks__gt=settings.LORE_VECTOR_EXACT_MAX_CHUNKS)
+    )
+    dimensions = {str(row["ecosystem_id"]): int(row["dimension"]) for row in large}
+    lore_indexes_ensure(dimensions)
+    empty = [
+        name
+        for name in lore_vector_indexes()
+        if name.startswith(ECOSYSTEM_INDEX_PREFIX)
+        and lore_ecosystem_nodes(name.removeprefix(ECOSYSTEM_INDEX_PREFIX)) == 0
+    ]
+    lore_index_drop(empty)
+    return len(dimensions), len(empty)
 
 
 def lore_remove_chunks(*, chunk_ids: Sequence[int], ecosystem_id: object | None = None) -> int:
@@ -339,26 +408,22 @@ def lore_remove_orphans(*, ecosystem_id: object | None = None) -> int:
 
 # --------------------------------------------------------------- the search's read path
 #
-# Neo4j 5.26 Community's vector index spans every ecosystem's chunks and cannot filter
-# inside its HNSW search, so lore_vector_query picks a plan by how much of the index the
-# ecosystem holds (docs/lore.md "Vector index: one ecosystem at a time"):
+# Neo4j 5.26 Community cannot filter inside an HNSW search (filtered vector search came
+# later, with the SEARCH clause), so each large ecosystem has an index of its own and
+# lore_vector_query picks a plan by the ecosystem's size (docs/lore.md "Vector index: one
+# per large ecosystem"):
 #
-# * an ecosystem of at most LORE_VECTOR_EXACT_MAX_CHUNKS chunks, or whose share of the index
-#   is too small for the candidate cap, is scored exactly in Neo4j over its own nodes
-#   (EXACT_QUERY_CYPHER through the ecosystem_id range index): recall 1;
-# * a larger one asks the index for ``max(k * oversample, min_candidates) / share``
-#   candidates (at most LORE_MAX_VECTOR_CANDIDATES), so that about ``min_candidates`` of
-#   them are its own, keeps its own, and widens fourfold while fewer than ``k`` survive;
-#   at the cap it falls back to the exact plan. A query of one ecosystem never returns
-#   another's chunks: every plan filters on ecosystem_id in the same statement.
-
-# The three figures are settings (LORE_VECTOR_EXACT_MAX_CHUNKS 3,000, LORE_VECTOR_OVERSAMPLE
-# 4, LORE_VECTOR_MIN_CANDIDATES 20). HNSW's search list is the candidate count: Lucene's
-# time grows with it (bench_lore: k 10 ~15 ms, 100 ~35 ms, 1,000 ~110 ms on the shared
-# machine), recall too; 4 x k measured recall@10 >= 0.95 (docs/lore.md).
+# * an ecosystem of at most LORE_VECTOR_EXACT_MAX_CHUNKS chunks, or whose index is not
+#   online yet, is scored exactly in Neo4j over its own nodes (EXACT_QUERY_CYPHER through
+#   the ecosystem_id range index): recall 1;
+# * a larger one asks its own index for ``max(k * oversample, min_candidates)`` candidates
+#   and keeps those of the model (and the character's visibility), widening fourfold while
+#   fewer than ``k`` survive; at LORE_MAX_VECTOR_CANDIDATES it falls back to the exact plan.
+#   A query of one ecosystem never returns another's chunks: its index holds only its own
+#   nodes, and every plan filters on ecosystem_id in the same statement as well.
 LORE_VECTOR_STATS_SECONDS = 30.0
 
-_stats: dict[str, tuple[float, int, int]] = {}  # ecosystem -> (read at, total, mine)
+_stats: dict[str, tuple[float, int, int | None]] = {}  # ecosystem -> (read at, nodes, dim)
 _stats_lock = threading.Lock()
 _sessions = threading.local()
 _open_sessions: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -395,20 +460,26 @@ def _read(query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     return with_reconnect(run)
 
 
-def lore_index_stats(ecosystem_id: object) -> tuple[int, int]:
-    """``(chunks in the index, chunks of this ecosystem)``, cached per process for
-    LORE_VECTOR_STATS_SECONDS (both from Neo4j's counts: the count store and the range
-    index)."""
+def lore_index_stats(ecosystem_id: object) -> tuple[int, int | None]:
+    """``(the ecosystem's nodes, the dimension of its own index when that is online)``,
+    cached per process for LORE_VECTOR_STATS_SECONDS."""
     key = str(ecosystem_id)
     now = time.monotonic()
     with _stats_lock:
         cached = _stats.get(key)
     if cached is not None and now - cached[0] < LORE_VECTOR_STATS_SECONDS:
         return cached[1], cached[2]
-    total, mine = _read(STATS_CYPHER, {"ecosystem_id": key})[0]
+    nodes = int(_read(f"MATCH (c:{lore_node_label(key)}) RETURN count(c)", {})[0][0])
+    index = _read(
+        "SHOW VECTOR INDEXES YIELD name, state, options WHERE name = $name RETURN state, options",
+        {"name": lore_index_name(key)},
+    )
+    dimension = None
+    if index and index[0][0] == "ONLINE":
+        dimension = int(((index[0][1] or {}).get("indexConfig") or {})["vector.dimensions"])
     with _stats_lock:
-        _stats[key] = (now, int(total), int(mine))
-    return int(total), int(mine)
+        _stats[key] = (now, nodes, dimension)
+    return nodes, dimension
 
 
 def lore_vector_query(
@@ -419,32 +490,30 @@ def lore_vector_query(
     character_id: object | None = None,
     model: str | None = None,
 ) -> list[tuple[int, float]]:
-    """Top ``k`` chunk ids of one ecosystem by cosine, from Neo4j: the vector index with
-    over-fetching, or an exact scan of the ecosystem's own nodes (see above). A Neo4j error
-    goes up: the caller answers 503."""
-    lore_index_install(len(vector))
+    """Top ``k`` chunk ids of one ecosystem by cosine, from Neo4j: its own vector index
+    with over-fetching, or an exact scan of its nodes (see above). A Neo4j error goes up:
+    the caller answers 503."""
     params: dict[str, Any] = {
-        "index": LORE_INDEX_NAME,
+        "index": lore_index_name(ecosystem_id),
         "vector": np.asarray(vector, dtype=np.float32).tolist(),
         "ecosystem_id": str(ecosystem_id),
         "model": model or configured_model_name(),
         "character_id": str(character_id) if character_id else None,
         "k": int(k),
     }
-    total, mine = lore_index_stats(ecosystem_id)
-    exact_max = settings.LORE_VECTOR_EXACT_MAX_CHUNKS
+    nodes, dimension = lore_index_stats(ecosystem_id)
     cap = settings.LORE_MAX_VECTOR_CANDIDATES
-    wanted = max(k * settings.LORE_VECTOR_OVERSAMPLE, settings.LORE_VECTOR_MIN_CANDIDATES)
-    share = mine / total if total else 0.0
-    if mine <= exact_max or share <= 0 or wanted / share > cap:
+    if nodes <= settings.LORE_VECTOR_EXACT_MAX_CHUNKS or dimension != len(vector):
         return _scores(_read(EXACT_QUERY_CYPHER, params))
-    candidates = min(cap, math.ceil(wanted / share))
+    candidates = min(
+        cap, max(k * settings.LORE_VECTOR_OVERSAMPLE, settings.LORE_VECTOR_MIN_CANDIDATES)
+    )
     while True:
         rows = _read(QUERY_CYPHER, {**params, "candidates": candidates})
-        if len(rows) >= k or candidates >= total:
+        if len(rows) >= k or candidates >= nodes:
             return _scores(rows)  # enough, or every node of the index was a candidate
         if candidates >= cap:
-            # The ecosystem (or the character's part of it) is too thin in the index.
+            # The character's part of the ecosystem (or the model's) is too thin in it.
             return _scores(_read(EXACT_QUERY_CYPHER, params))
         candidates = min(cap, candidates * 4)
 

@@ -11,7 +11,13 @@ from django.core.cache import cache
 from relationships.graph import GRAPH_UNAVAILABLE_ERRORS, graph_is_configured
 from relationships.tasks import GRAPH_RETRY_OPTIONS, NOT_CONFIGURED
 
-from .graph import lore_remove_chunks, lore_remove_orphans, lore_sync_pending, lore_sync_queued_key
+from .graph import (
+    lore_indexes_reconcile,
+    lore_remove_chunks,
+    lore_remove_orphans,
+    lore_sync_pending,
+    lore_sync_queued_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +45,21 @@ def lore_graph_remove(
 
 @shared_task(name="lore.graph_reconcile", ignore_result=True, expires=60)
 def lore_graph_reconcile(ecosystem_id: str | None = None) -> dict[str, Any]:
-    """Periodic safety net: send pending chunks, remove nodes of deleted chunks."""
+    """Periodic safety net: send pending chunks, remove nodes of deleted chunks, and keep
+    a vector index for each large ecosystem and none for an emptied one."""
     if not graph_is_configured():
         return NOT_CONFIGURED
     try:
         sent = lore_sync_pending(ecosystem_id=ecosystem_id)
         removed = lore_remove_orphans(ecosystem_id=ecosystem_id)
+        ensured, dropped = lore_indexes_reconcile()
     except GRAPH_UNAVAILABLE_ERRORS as error:
         logger.warning("lore reconcile: Neo4j is unavailable (%s); the next run retries", error)
         return {"status": "unavailable", "error": f"{type(error).__name__}: {error}"[:300]}
-    return {"status": "ok", "sent": sent, "orphans_removed": removed}
+    return {
+        "status": "ok",
+        "sent": sent,
+        "orphans_removed": removed,
+        "indexes_ensured": ensured,
+        "indexes_dropped": dropped,
+    }

@@ -1,5 +1,5 @@
 """Lore fixtures: the real Neo4j and Celery worker of the graph tests, and cleanup of this
-test's LoreChunk nodes."""
+test's LoreChunk nodes and vector indexes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from characters.models import Ecosystem
+from lore.graph import lore_index_drop, lore_index_name
 from relationships.graph import graph_cypher
 from tests.relationships.conftest import (  # noqa: F401 - fixtures reused
     graph_constraints,
@@ -23,3 +24,4 @@ def lore_graph(graph_constraints: None, db: Any) -> Iterator[None]:  # noqa: F81
     ids = [str(pk) for pk in Ecosystem.objects.values_list("pk", flat=True)]
     if ids:
         graph_cypher("MATCH (c:LoreChunk) WHERE c.ecosystem_id IN $ids DELETE c", {"ids": ids})
+        lore_index_drop([lore_index_name(pk) for pk in ids])

@@ -148,15 +148,19 @@ def test_neo4j_search_of_one_ecosystem_never_returns_anothers_chunks(
             document_create(ecosystem=ecosystem, title=f"{index}", content=content)
     # The other ecosystem holds the closest chunk of all: the very words of the query.
     document_create(ecosystem=theirs, title="bait", content="what does the lighthouse burn")
+    if plan == "index":  # both ecosystems get an index of their own as they are synced
+        settings.LORE_VECTOR_EXACT_MAX_CHUNKS = 0
+        settings.LORE_MAX_VECTOR_CANDIDATES = 1_000_000
     for ecosystem in (ours, theirs):
         lore_sync_pending(ecosystem_id=ecosystem.pk)
     assert wait_until(lambda: neo4j_nodes(ours.pk) == 3 and neo4j_nodes(theirs.pk) == 4, timeout=20)
+    indexes = lore.graph.lore_vector_indexes()
+    assert (lore.graph.lore_index_name(ours.pk) in indexes) is (plan == "index")
+    lore.graph.graph_cypher("CALL db.awaitIndexes(60)")
     monkeypatch.setattr(lore.graph, "_stats", {})
     # Each plan alone: the other's statement would fail if it were sent.
     if plan == "index":
-        settings.LORE_VECTOR_EXACT_MAX_CHUNKS = 0
         monkeypatch.setattr(lore.graph, "EXACT_QUERY_CYPHER", "RETURN 1 / 0")
-        settings.LORE_MAX_VECTOR_CANDIDATES = 1_000_000
     else:
         monkeypatch.setattr(lore.graph, "QUERY_CYPHER", "RETURN 1 / 0")
     ours_ids = set(Chunk.objects.filter(ecosystem=ours).values_list("pk", flat=True))
@@ -197,3 +201,28 @@ def test_another_processes_write_is_seen_once_the_stamp_is_checked_again(ecosyst
     second = lore_snapshot(ecosystem.pk)
     assert second is not first
     assert sorted(title for title, _keys, _tied in second.documents.values()) == ["Fish", "Lamp"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ecosystem_gets_its_own_index_past_the_exact_size_and_loses_it_when_emptied(
+    lore_graph, ecosystem, settings
+):
+    settings.LORE_VECTOR_EXACT_MAX_CHUNKS = 2
+    name = lore.graph.lore_index_name(ecosystem.pk)
+    documents = [
+        document_create(ecosystem=ecosystem, title=f"{index}", content=content)
+        for index, content in enumerate(["The lamp.", "The herring.", "The lanterns."])
+    ]
+    lore_sync_pending(ecosystem_id=ecosystem.pk)
+    assert neo4j_nodes(ecosystem.pk) == 3
+    state, config = lore.graph.lore_vector_indexes()[name]
+    assert state in ("ONLINE", "POPULATING")
+    assert config["vector.dimensions"] == embedder().dimension
+    assert lore.graph.LEGACY_INDEX_NAME not in lore.graph.lore_vector_indexes()
+
+    for document in documents:
+        document_delete(document=document)
+    lore.graph.lore_remove_orphans(ecosystem_id=ecosystem.pk)
+    assert neo4j_nodes(ecosystem.pk) == 0
+    assert lore.graph.lore_indexes_reconcile()[1] >= 1
+    assert name not in lore.graph.lore_vector_indexes()

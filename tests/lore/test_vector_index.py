@@ -48,6 +48,7 @@ def test_search_answers_503_with_a_reason_when_neo4j_is_away(api, ecosystem, mon
         raise ServiceUnavailable("connection refused")
 
     monkeypatch.setattr(lore.graph, "graph_cypher", away)
+    monkeypatch.setattr(lore.graph, "_read", away)
     monkeypatch.setattr(lore.graph, "_index_ready", set())
     document_create(ecosystem=ecosystem, title="Lamp", content="The lighthouse lamp.")
     response = api.get(f"/api/v1/ecosystem/{ecosystem.pk}/search", {"q": "lamp"})

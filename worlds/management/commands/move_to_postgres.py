@@ -31,8 +31,6 @@ from django.db.models import Model
 from characters.management.progress import ProgressBar
 from core.embeddings import configured_model_name
 from lore.graph import (
-    lore_index_dimension,
-    lore_index_drop,
     lore_remove_orphans,
     lore_sync_pending,
 )
@@ -249,10 +247,6 @@ class Command(BaseCommand):
         bar = ProgressBar(self.stderr, "lore index", "chunks")
         sent = 0
         try:
-            dimension = Chunk.objects.values_list("dimension", flat=True).first()
-            if dimension is not None and lore_index_dimension() not in (None, dimension):
-                # A vector index has one dimension; the sync creates it again at the chunks'.
-                lore_index_drop()
             # Neo4j holds nothing of these rows yet, whatever graph_version they carried.
             Chunk.objects.filter(graph_version__gt=0).update(graph_version=0)
             for ecosystem_id in ecosystem_ids:
