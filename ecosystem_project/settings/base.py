@@ -323,10 +323,10 @@ EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="wordllama-l2-supercat-256"
 LORE_MAX_DOCUMENT_BYTES = env.int("LORE_MAX_DOCUMENT_BYTES", default=5 * 1024 * 1024)
 LORE_SEARCH_USE_NEO4J = env.bool("LORE_SEARCH_USE_NEO4J", default=True)
 LORE_MAX_VECTOR_CANDIDATES = env.int("LORE_MAX_VECTOR_CANDIDATES", default=10_000)
-# Neo4j lore search plans (docs/lore.md, "Search in Neo4j"): an exact scan up to this many
-# chunks in an ecosystem, else the shared index over-fetching OVERSAMPLE x k (at least
-# MIN_CANDIDATES) divided by the ecosystem's share of it.
-LORE_VECTOR_EXACT_MAX_CHUNKS = env.int("LORE_VECTOR_EXACT_MAX_CHUNKS", default=3_000)
+# Neo4j lore search plans (docs/lore.md, "Vector index: one per large ecosystem"): an exact
+# scan up to this many chunks in an ecosystem; past it the ecosystem has its own vector
+# index, asked for OVERSAMPLE x k candidates (at least MIN_CANDIDATES).
+LORE_VECTOR_EXACT_MAX_CHUNKS = env.int("LORE_VECTOR_EXACT_MAX_CHUNKS", default=300)
 LORE_VECTOR_OVERSAMPLE = env.int("LORE_VECTOR_OVERSAMPLE", default=4)
 LORE_VECTOR_MIN_CANDIDATES = env.int("LORE_VECTOR_MIN_CANDIDATES", default=20)
 # World archives (docs/archives.md): the largest file taken (413 above) and the most JSON
