@@ -17,7 +17,7 @@ for lore as written: documents about a few things each, searched for one of them
 
 Neo4j holds ``LORE_BENCH_NEO4J_CHUNKS`` vectors in ecosystems of 10,000 (the first is the
 one measured: 10,000 chunks, a tenth of Neo4j's nodes at 100,000), each with its own vector
-index as the sync gives it, plus one of 300 for the exact plan; all of them and their
+index as the sync gives it, plus one of 100 for the exact plan; all of them and their
 indexes are removed at the end.
 """
 
@@ -137,7 +137,7 @@ COMMON_WORDS = [
     "if",
 ]
 ECOSYSTEM_CHUNKS = 10_000
-SMALL_ECOSYSTEM_CHUNKS = 300  # the most the exact plan serves (LORE_VECTOR_EXACT_MAX_CHUNKS)
+SMALL_ECOSYSTEM_CHUNKS = 100  # the most the exact plan serves (LORE_VECTOR_EXACT_MAX_CHUNKS)
 QUERIES = 200
 # Synthetic chunk ids in Neo4j: far above any real chunk's primary key.
 BENCH_UID_BASE = 9_000_000_000_000

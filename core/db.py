@@ -1,5 +1,7 @@
 """Database helpers the ORM does not offer in the shape the hot path needs."""
 
+from __future__ import annotations
+
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -105,16 +107,7 @@ def rows_insert(rows: Sequence[Model]) -> None:
     if assigned and not connection.features.can_return_rows_from_bulk_insert:
         model._base_manager.bulk_create(rows)  # SQLite before 3.35
         return
-    fields = [field for field in meta.concrete_fields if not (assigned and field is meta.pk)]
-    quote = connection.ops.quote_name
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 (quoted names)
-        f"({', '.join(quote(str(field.column)) for field in fields)}) "
-        f"VALUES {', '.join([row_sql] * len(rows))}"
-    )
-    if assigned:
-        sql += f" RETURNING {quote(str(meta.pk.column))}"
+    sql, fields = _insert_sql(model, len(rows), connection.vendor)
     params = [
         field.get_db_prep_save(field.pre_save(row, add=True), connection)
         for row in rows
@@ -130,6 +123,51 @@ def rows_insert(rows: Sequence[Model]) -> None:
         row._state.db = connection.alias
 
 
+@lru_cache(maxsize=64)
+def _insert_sql(
+    model: type[Model], count: int, vendor: str
+) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    """rows_insert's statement for ``count`` rows and the fields it sends, written once."""
+    meta = model._meta
+    assert meta.pk is not None
+    assigned = meta.pk.db_returning
+    fields = tuple(f for f in meta.concrete_fields if not (assigned and f is meta.pk))
+    quote = connection.ops.quote_name
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 (quoted names)
+        f"({', '.join(quote(str(field.column)) for field in fields)}) "
+        f"VALUES {', '.join([row_sql] * count)}"
+    )
+    if assigned:
+        sql += f" RETURNING {quote(str(meta.pk.column))}"
+    return sql, fields
+
+
+@lru_cache(maxsize=64)
+def _update_sql(
+    model: type[Model], fields: tuple[str, ...], count: int
+) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    """rows_update's PostgreSQL statement for ``count`` rows and its columns (the primary
+    key first), written once."""
+    meta = model._meta
+    assert meta.pk is not None
+    columns: tuple[Field[Any, Any], ...] = (
+        meta.pk,
+        *(cast("Field[Any, Any]", meta.get_field(name)) for name in fields),
+    )
+    quote = connection.ops.quote_name
+    names = [quote(str(field.column)) for field in columns]
+    row_sql = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608 (quoted names)
+        f"FROM (VALUES {', '.join([row_sql] * count)}) AS v ({', '.join(names)}) "
+        f"WHERE t.{names[0]} = v.{names[0]}"
+    )
+    return sql, columns
+
+
 def rows_update(rows: Sequence[Model], fields: Sequence[str]) -> None:
     """Write ``fields`` of several rows of one model, each with its own values.
 
@@ -140,27 +178,13 @@ def rows_update(rows: Sequence[Model], fields: Sequence[str]) -> None:
     if not rows:
         return
     model = type(rows[0])
-    meta = model._meta
     if connection.vendor != "postgresql":
         for row in rows:
             model._base_manager.filter(pk=row.pk).update(
                 **{field: getattr(row, field) for field in fields}
             )
         return
-    assert meta.pk is not None
-    columns: list[Field[Any, Any]] = [
-        meta.pk,
-        *(cast("Field[Any, Any]", meta.get_field(name)) for name in fields),
-    ]
-    quote = connection.ops.quote_name
-    names = [quote(str(field.column)) for field in columns]
-    row_sql = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
-    assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
-    sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608 (quoted names)
-        f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v ({', '.join(names)}) "
-        f"WHERE t.{names[0]} = v.{names[0]}"
-    )
+    sql, columns = _update_sql(model, tuple(fields), len(rows))
     params = [
         field.get_db_prep_save(getattr(row, field.attname), connection)
         for row in rows

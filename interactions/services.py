@@ -4,11 +4,12 @@
   characters brought up to date, both directions of the relationship, the recent exchange,
   the scenario's context. An infeasible interaction is refused here already (409).
 * **Generate** (``interaction_generate``): the dialogue backend writes both lines, outside
-  any transaction (a language model may take seconds).
+  any transaction (a language model may take seconds); VADER scores them and the exchange
+  is embedded for the memories, still outside.
 * **Apply** (``interaction_apply``): one short transaction locks both characters (in
   primary-key order, so two interactions never deadlock) and both directions of the
-  relationship, re-checks feasibility on the current rows (409 if the world moved), scores
-  the lines with VADER, computes every delta from the *current* rows, writes the
+  relationship, re-checks feasibility on the current rows (409 if the world moved),
+  computes every delta from the *current* rows by the lines' sentiments, writes the
   Interaction and its events, and after commit broadcasts the events and enqueues the
   graph sync.
 
@@ -128,6 +129,9 @@ class InteractionPlan:
 class InteractionLines:
     content: str
     response: str
+    # Each line's VADER compound, scored with the lines (outside any lock).
+    content_sentiment: float
+    response_sentiment: float
     # What the lines drew on: [{line, kind, id, text}] (docs/dialogue.md).
     drew_on: tuple[dict[str, str], ...] = ()
     # The exchange's vector for both memories, embedded with the lines (outside any lock).
@@ -574,6 +578,8 @@ def interaction_generate(*, plan: InteractionPlan) -> InteractionLines:
         response=str(response),
         drew_on=drew_on,
         embedding=_exchange_embedding(content, response),
+        content_sentiment=sentiment(content),
+        response_sentiment=sentiment(response),
     )
 
 
@@ -676,8 +682,7 @@ def _exchange_effects(
     """What the lines do, on the current (locked) rows: each direction of the relationship
     moves by what the *other* said; each character feels both lines and tires or
     refreshes. Answers both moves and the lines' sentiments."""
-    content_sentiment = sentiment(lines.content)
-    response_sentiment = sentiment(lines.response)
+    content_sentiment, response_sentiment = lines.content_sentiment, lines.response_sentiment
     compat = compatibility(initiator.personality, target.personality)
     regard_of_target, regard_of_initiator = regards
     changes = [

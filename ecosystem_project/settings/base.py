@@ -285,7 +285,7 @@ else:
 # Failed (or in-flight) logins per username + client IP before the form and the token
 # endpoint answer 429 for the rest of the window; a success clears the count.
 LOGIN_ATTEMPT_LIMIT = env.int("LOGIN_ATTEMPT_LIMIT", default=10)
-LOGIN_ATTEMPT_WINDOW_SECONDS = env.int("LOGIN_ATTEMPT_WINDOW_SECONDS", default=300)
+LOGIN_ATTEMPT_WINDOW_SECONDS = env.int("LOGIN_ATTEMPT_WINDOW_SECONDS", default=100)
 
 # --- CORS (django-cors-headers): the API only, from these origins only --------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -326,7 +326,7 @@ LORE_MAX_VECTOR_CANDIDATES = env.int("LORE_MAX_VECTOR_CANDIDATES", default=10_00
 # Neo4j lore search plans (docs/lore.md, "Vector index: one per large ecosystem"): an exact
 # scan up to this many chunks in an ecosystem; past it the ecosystem has its own vector
 # index, asked for OVERSAMPLE x k candidates (at least MIN_CANDIDATES).
-LORE_VECTOR_EXACT_MAX_CHUNKS = env.int("LORE_VECTOR_EXACT_MAX_CHUNKS", default=300)
+LORE_VECTOR_EXACT_MAX_CHUNKS = env.int("LORE_VECTOR_EXACT_MAX_CHUNKS", default=100)
 LORE_VECTOR_OVERSAMPLE = env.int("LORE_VECTOR_OVERSAMPLE", default=4)
 LORE_VECTOR_MIN_CANDIDATES = env.int("LORE_VECTOR_MIN_CANDIDATES", default=20)
 # World archives (docs/archives.md): the largest file taken (413 above) and the most JSON
