@@ -62,6 +62,12 @@ def rows_select(
     """The rows of ``model`` matching ``where`` (SQL over its columns), in primary-key
     order; ``for_update`` locks them where the database can lock rows.
 
+    The lock is ``FOR NO KEY UPDATE`` where the database has it: as exclusive as ``FOR
+    UPDATE`` among writers, but it lets other transactions' foreign-key checks (``FOR KEY
+    SHARE``) through. With ``FOR UPDATE``, an interaction whose reflection names a character
+    outside its pair (docs/models.md) waited at commit on that character's lock while the
+    holder waited on the pair: a deadlock under load (bench_graph_lag).
+
     For the hot path's few fixed queries: the statement is written from the model's fields
     once, where the ORM compiles its query again on every call, which costs more than the
     query itself (~0.6 ms of ~0.8 ms for the interaction's locking reads, bench_interactions).
@@ -70,7 +76,8 @@ def rows_select(
     reader = _row_reader(model, connection.vendor)
     sql = f"{reader.select} WHERE {where} ORDER BY {reader.order_by}"
     if for_update and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
+        no_key = connection.features.has_select_for_no_key_update
+        sql += " FOR NO KEY UPDATE" if no_key else " FOR UPDATE"
     return [
         model.from_db(connection.alias, reader.attnames, reader.values(row))
         for row in rows_fetch(sql, params)

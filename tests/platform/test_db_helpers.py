@@ -48,7 +48,7 @@ def test_rows_select_applies_the_database_converters(ecosystem):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rows_select_for_update_locks_the_rows_until_commit(ecosystem):
+def test_rows_select_for_update_locks_the_rows_against_writers_until_commit(ecosystem):
     character = CharacterFactory(ecosystem=ecosystem)
     database = settings.DATABASES["default"]
     other = psycopg.connect(
@@ -59,13 +59,20 @@ def test_rows_select_for_update_locks_the_rows_until_commit(ecosystem):
         password=database["PASSWORD"],
         autocommit=True,
     )
-    lock_of_other = "SELECT 1 FROM characters_character WHERE id = %s FOR UPDATE NOWAIT"
+    lock_of_other = "SELECT 1 FROM characters_character WHERE id = %s FOR {} NOWAIT"
     try:
         with transaction.atomic():
             rows_select(Character, "id = %s", [character.pk], for_update=True)
-            with pytest.raises(psycopg.errors.LockNotAvailable):
-                other.execute(lock_of_other, [character.pk])
-        assert other.execute(lock_of_other, [character.pk]).fetchall() == [(1,)]
+            for writer in ("UPDATE", "NO KEY UPDATE"):
+                with pytest.raises(psycopg.errors.LockNotAvailable):
+                    other.execute(lock_of_other.format(writer), [character.pk])
+            # Another transaction's foreign-key check on the row goes through: a row that
+            # references a locked character (a reflection about someone outside the pair)
+            # never waits on the lock at commit, which had deadlocked two interactions.
+            other.execute("BEGIN")
+            assert other.execute(lock_of_other.format("KEY SHARE"), [character.pk]).fetchall()
+            other.execute("ROLLBACK")
+        assert other.execute(lock_of_other.format("UPDATE"), [character.pk]).fetchall() == [(1,)]
     finally:
         other.close()
 
