@@ -45,7 +45,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 # --- The cast and the scenarios ----------------------------------------------------------
@@ -1146,13 +1145,6 @@ _STRANGER_TALK = re.compile(
 )
 
 
-@lru_cache(maxsize=1)
-def _inflect_engine():  # type: ignore[no-untyped-def]
-    import inflect
-
-    return inflect.engine()
-
-
 _ARTICLE = re.compile(r"\b(a|an)\s+([A-Za-z][A-Za-z'\-]*)", re.IGNORECASE)
 _DOUBLED = re.compile(r"\b([A-Za-z']+)\s+\1\b", re.IGNORECASE)
 _NUMBER_HEAD = re.compile(
@@ -1227,7 +1219,9 @@ _UNCOUNTABLE_S = frozenset(
 
 
 def article_errors(text: str) -> list[str]:
-    engine = _inflect_engine()
+    from interactions.dialogue.template.grammar import engine as inflect_engine
+
+    engine = inflect_engine()
     found = []
     for match in _ARTICLE.finditer(text):
         article, word = match.group(1).lower(), match.group(2)
@@ -1240,7 +1234,9 @@ def article_errors(text: str) -> list[str]:
 
 
 def agreement_errors(text: str) -> list[str]:
-    engine = _inflect_engine()
+    from interactions.dialogue.template.grammar import engine as inflect_engine
+
+    engine = inflect_engine()
     found = []
     for match in _NUMBER_HEAD.finditer(text):
         before = text[: match.start()].split()

@@ -31,10 +31,10 @@ def persistent_database_connections(**kwargs: Any) -> None:
 
 @signals.worker_init.connect
 def dialogue_backend_ready(**kwargs: Any) -> None:
-    """Build the dialogue backend before the worker takes tasks: the template backend's
-    grammar library (inflect, instrumented by typeguard at import) takes seconds to import,
-    which the first scenario turn of every worker would otherwise pay. Then what it loaded
-    is kept out of the collector's sight (core/startup.py), before the pool forks."""
+    """Build the dialogue backend before the worker takes tasks (its phrase files, grammar
+    and sentiment lexicon), which the first scenario turn of every worker would otherwise
+    pay. Then what it loaded is kept out of the collector's sight (core/startup.py), before
+    the pool forks."""
     from core.startup import loaded_objects_freeze
     from interactions.services import dialogue_backend
 

@@ -799,3 +799,24 @@ def test_the_engine_opens_greetings_with_an_imported_characters_own_greetings(ec
     assert first.interaction.content in greetings
     # The pair's last exchanges hold the first greeting: the next one is the other.
     assert second.interaction.content in greetings - {first.interaction.content}
+
+
+def test_the_grammar_library_is_loaded_without_its_run_time_type_checks():
+    # typeguard's @typechecked re-parses inflect's source once per method at import (~2.7 s in
+    # every process) and checks every call: the backend loads inflect without it.
+    script = (
+        "from interactions.dialogue.template.grammar import engine\n"
+        "words = (engine().a('apple'), engine().plural_noun('lantern'))\n"
+        "import inflect\n"
+        "checked = 'check_argument_types_internal' in inflect.engine.a.__code__.co_names\n"
+        "print(*words, checked)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        check=True,
+    )
+    assert completed.stdout.split() == ["an", "apple", "lanterns", "False"]

@@ -8,9 +8,10 @@ the process.
 from __future__ import annotations
 
 import re
+import sys
 from functools import cache, lru_cache
-
-import inflect
+from types import ModuleType
+from typing import Any
 
 # The verbs a phrase file puts right after a placeholder, singular -> plural.
 _PLURAL_VERB = {
@@ -72,9 +73,34 @@ _SINGULAR_S = frozenset(
 _ARTICLE = re.compile(r"\b([Aa]n?) ([A-Za-z][\w'-]*)")
 
 
+def _unchecked(target: Any = None, **_options: Any) -> Any:
+    return target if target is not None else _unchecked
+
+
+def inflect_unchecked() -> ModuleType:
+    """``inflect``, imported with typeguard's ``@typechecked`` as the identity.
+
+    inflect decorates its engine's methods with ``@typechecked``, which re-parses inflect's
+    4,000-line source once per method at import (~2.7 s in every web process, worker and test
+    server) and then checks every call's arguments (calls ~3x slower). The functions are the
+    same without it. When something imported inflect first, that import is used as it is.
+    """
+    if "inflect" not in sys.modules:
+        import typeguard
+
+        checked = typeguard.typechecked
+        typeguard.typechecked = _unchecked  # type: ignore[assignment]
+        try:
+            import inflect  # noqa: F401
+        finally:
+            typeguard.typechecked = checked
+    return sys.modules["inflect"]
+
+
 @cache
-def engine() -> inflect.engine:
-    return inflect.engine()
+def engine() -> Any:
+    """The process's ``inflect.engine``."""
+    return inflect_unchecked().engine()
 
 
 @lru_cache(maxsize=4096)
