@@ -3,7 +3,9 @@
 Under ASGI every request runs in a context of its own, and Django's cache handler gives each
 context a new backend instance, so the stock backend opened a new Redis connection on every
 request (the throttle and the graph-sync flag use the cache on the hot path). Redis
-connection pools are thread-safe: one per server URL and process is enough.
+connection pools are thread-safe: one per server URL and process is enough. So is a redis-py
+client over a pool, and the stock backend built one per call (~0.3 ms each in redis 8): one
+per pool here too.
 """
 
 import threading
@@ -15,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 _pools: dict[str, Any] = {}
+_clients: dict[str, Any] = {}
 _pools_lock = threading.Lock()
 
 
@@ -24,6 +27,7 @@ class SharedPoolRedisCacheClient(RedisCacheClient):
     _pool_class: Any
     _pool_options: dict[str, Any]
     _get_connection_pool_index: Any
+    _client: Any
 
     def _get_connection_pool(self, write: bool) -> Any:
         url = self._servers[self._get_connection_pool_index(write)]
@@ -34,6 +38,13 @@ class SharedPoolRedisCacheClient(RedisCacheClient):
                 if pool is None:
                     pool = _pools[url] = self._pool_class.from_url(url, **self._pool_options)
         return pool
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        url = self._servers[self._get_connection_pool_index(write)]
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = self._client(connection_pool=self._get_connection_pool(write))
+        return client
 
 
 class SharedPoolRedisCache(RedisCache):

@@ -53,6 +53,14 @@ from .recalled import RecalledMemory
 RECALL_PAIR_RECENT = 10
 RECALL_TOP_IMPORTANT = 5
 REFLECTION_WINDOW = 40  # at most this many memories since the last reflection are read
+REFLECTION_READS = (
+    "counterpart_id",
+    "importance",
+    "sentiment",
+    "interaction_type",
+    "strength_after",
+    "trust_after",
+)
 RETENTION_SLACK = 0.1  # prune once a stream holds 10% more than the retention
 SNAPPED_SENTIMENT = -0.05
 KIND_SENTIMENT = 0.05
@@ -534,7 +542,10 @@ def _reflect(exchange: Exchange, *, ecosystem_id: uuid.UUID, now: datetime) -> E
             character_id=character_id,
             kind=Memory.Kind.MEMORY,
             created__gt=Coalesce(last_reflection, Value(EPOCH), output_field=DateTimeField()),
-        ).order_by("-created")[:REFLECTION_WINDOW]
+        )
+        # Not the text and the vector (~1 KiB each): the figures are all a reflection reads.
+        .only(*REFLECTION_READS)
+        .order_by("-created")[:REFLECTION_WINDOW]
     )
     weight: dict[uuid.UUID, float] = defaultdict(float)
     for memory in sources:
