@@ -114,18 +114,31 @@ def rows_insert(rows: Sequence[Model]) -> None:
     if assigned and not connection.features.can_return_rows_from_bulk_insert:
         model._base_manager.bulk_create(rows)  # SQLite before 3.35
         return
-    sql, fields = _insert_sql(model, len(rows), connection.vendor)
-    params = [
-        field.get_db_prep_save(field.pre_save(row, add=True), connection)
-        for row in rows
-        for field in fields
-    ]
+    sql, params = insert_statement(rows)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         keys = cursor.fetchall() if assigned else []
     for index, row in enumerate(rows):
         if assigned:
             row.pk = keys[index][0]
+    rows_mark_saved(rows)
+
+
+def insert_statement(rows: Sequence[Model]) -> tuple[str, list[Any]]:
+    """``rows_insert``'s statement and parameters, for a caller that sends them inside a
+    larger statement (a data-modifying CTE); then ``rows_mark_saved``."""
+    sql, fields = _insert_sql(type(rows[0]), len(rows), connection.vendor)
+    params = [
+        field.get_db_prep_save(field.pre_save(row, add=True), connection)
+        for row in rows
+        for field in fields
+    ]
+    return sql, params
+
+
+def rows_mark_saved(rows: Sequence[Model]) -> None:
+    """Mark inserted rows as saved, as ``save()`` does."""
+    for row in rows:
         row._state.adding = False
         row._state.db = connection.alias
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from characters.models import Character
-from core.db import rows_insert
+from core.db import insert_statement, rows_insert, rows_mark_saved
 from core.embeddings import (
     Embedder,
     EmbeddingModelUnavailable,
@@ -441,29 +441,14 @@ def _memories_insert(memories: list[Memory]) -> dict[uuid.UUID, tuple[float, int
     if connection.vendor != "postgresql":
         rows_insert(memories)
         return _stream_add(memories)
-    meta = Memory._meta
-    fields = list(meta.concrete_fields)
-    quote = connection.ops.quote_name
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    insert_sql = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 (quoted names)
-        f"({', '.join(quote(str(field.column)) for field in fields)}) "
-        f"VALUES {', '.join([row_sql] * len(memories))}"
-    )
-    insert_params = [
-        field.get_db_prep_save(field.pre_save(memory, add=True), connection)
-        for memory in memories
-        for field in fields
-    ]
+    insert_sql, insert_params = insert_statement(memories)
     upsert_sql, upsert_params = _stream_add_sql(memories)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH inserted AS ({insert_sql}) {upsert_sql}", insert_params + upsert_params
         )
         rows = cursor.fetchall()
-    for memory in memories:
-        memory._state.adding = False
-        memory._state.db = connection.alias
+    rows_mark_saved(memories)
     return {uuid.UUID(str(row[0])): (float(row[1]), int(row[2])) for row in rows}
 
 

@@ -42,11 +42,18 @@ HOST=127.0.0.1
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_OS_USER="${PG_OS_USER:-postgres}"
 # The cluster lives under var/ unless the non-root cluster owner cannot reach it (a clone
-# under a private directory such as /root): then under /var/tmp, one per clone path.
+# under a private directory such as /root): then under /var/tmp, one per clone path. A
+# cluster already made for this clone stays where it is, even if var/ became reachable
+# since (or stopped being): two clusters would compete for one port.
+mkdir -p "$VAR"  # judged below as it will be, not as a missing folder
 PG_HOME="$VAR"
-if [ "$(id -u)" -eq 0 ] && id -u "$PG_OS_USER" >/dev/null 2>&1 \
+PG_TMP_HOME="/var/tmp/character-ecosystem-$(printf '%s' "$REPO_ROOT" | md5sum | cut -c1-12)"
+if [ -f "$PG_TMP_HOME/postgres/PG_VERSION" ] && [ ! -f "$VAR/postgres/PG_VERSION" ]; then
+    PG_HOME="$PG_TMP_HOME"
+elif [ ! -f "$VAR/postgres/PG_VERSION" ] && [ "$(id -u)" -eq 0 ] \
+    && id -u "$PG_OS_USER" >/dev/null 2>&1 \
     && ! runuser -u "$PG_OS_USER" -- test -x "$VAR" 2>/dev/null; then
-    PG_HOME="/var/tmp/character-ecosystem-$(printf '%s' "$REPO_ROOT" | md5sum | cut -c1-12)"
+    PG_HOME="$PG_TMP_HOME"
 fi
 PG_DATA="$PG_HOME/postgres"
 PG_SOCKET_DIR="$PG_HOME/run/postgres"
