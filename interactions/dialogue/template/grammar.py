@@ -7,6 +7,7 @@ the process.
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from functools import cache, lru_cache
@@ -85,16 +86,18 @@ def inflect_unchecked() -> ModuleType:
     server) and then checks every call's arguments (calls ~3x slower). The functions are the
     same without it. When something imported inflect first, that import is used as it is.
     """
-    if "inflect" not in sys.modules:
+    if "inflect" in sys.modules:
+        return sys.modules["inflect"]
+    try:
         import typeguard
-
-        checked = typeguard.typechecked
-        typeguard.typechecked = _unchecked  # type: ignore[assignment]
-        try:
-            import inflect  # noqa: F401
-        finally:
-            typeguard.typechecked = checked
-    return sys.modules["inflect"]
+    except ImportError:  # an inflect that no longer uses it
+        return importlib.import_module("inflect")
+    checked = typeguard.typechecked
+    typeguard.typechecked = _unchecked  # type: ignore[assignment]
+    try:
+        return importlib.import_module("inflect")
+    finally:
+        typeguard.typechecked = checked
 
 
 @cache
