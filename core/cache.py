@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 _pools: dict[str, Any] = {}
-_clients: dict[str, Any] = {}
+_clients: dict[Any, Any] = {}  # by pool
 _pools_lock = threading.Lock()
 
 
@@ -40,10 +40,10 @@ class SharedPoolRedisCacheClient(RedisCacheClient):
         return pool
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        url = self._servers[self._get_connection_pool_index(write)]
-        client = _clients.get(url)
+        pool = self._get_connection_pool(write)
+        client = _clients.get(pool)
         if client is None:
-            client = _clients[url] = self._client(connection_pool=self._get_connection_pool(write))
+            client = _clients[pool] = self._client(connection_pool=pool)
         return client
 
 

@@ -117,10 +117,9 @@ def rows_insert(rows: Sequence[Model]) -> None:
     sql, params = insert_statement(rows)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        keys = cursor.fetchall() if assigned else []
-    for index, row in enumerate(rows):
         if assigned:
-            row.pk = keys[index][0]
+            for row, (key,) in zip(rows, cursor.fetchall(), strict=True):
+                row.pk = key
     rows_mark_saved(rows)
 
 

@@ -48,12 +48,12 @@ PG_OS_USER="${PG_OS_USER:-postgres}"
 mkdir -p "$VAR"  # judged below as it will be, not as a missing folder
 PG_HOME="$VAR"
 PG_TMP_HOME="/var/tmp/character-ecosystem-$(printf '%s' "$REPO_ROOT" | md5sum | cut -c1-12)"
-if [ -f "$PG_TMP_HOME/postgres/PG_VERSION" ] && [ ! -f "$VAR/postgres/PG_VERSION" ]; then
-    PG_HOME="$PG_TMP_HOME"
-elif [ ! -f "$VAR/postgres/PG_VERSION" ] && [ "$(id -u)" -eq 0 ] \
-    && id -u "$PG_OS_USER" >/dev/null 2>&1 \
-    && ! runuser -u "$PG_OS_USER" -- test -x "$VAR" 2>/dev/null; then
-    PG_HOME="$PG_TMP_HOME"
+if [ ! -f "$VAR/postgres/PG_VERSION" ]; then
+    if [ -f "$PG_TMP_HOME/postgres/PG_VERSION" ] || { [ "$(id -u)" -eq 0 ] \
+        && id -u "$PG_OS_USER" >/dev/null 2>&1 \
+        && ! runuser -u "$PG_OS_USER" -- test -x "$VAR" 2>/dev/null; }; then
+        PG_HOME="$PG_TMP_HOME"
+    fi
 fi
 PG_DATA="$PG_HOME/postgres"
 PG_SOCKET_DIR="$PG_HOME/run/postgres"

@@ -5,9 +5,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,7 +19,6 @@ from interactions.dialogue.template.phrases import default_phrases
 from interactions.sentiment import sentiment
 from relationships.dynamics import RelationshipState
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKEND = TemplateBackend()
 NEUTRAL_PAD = PAD(0.0, 0.0, 0.0)
 
@@ -179,18 +175,17 @@ def test_replies_are_identical_in_another_process_with_another_hash_seed():
         "spec.loader.exec_module(module)\n"
         "print('\\n'.join(module.BACKEND.reply(c) for c in module.mixed_contexts(40)))\n"
     )
-    outputs = []
-    for hash_seed in ("1", "2"):
-        environment = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(REPO_ROOT)}
-        completed = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            cwd=REPO_ROOT,
-            env=environment,
-            check=True,
+    # Imported here: the fresh interpreters load this module, and there ``tests`` is not
+    # this repository's package.
+    from tests.subprocesses import REPO_ROOT, python_output
+
+    outputs = [
+        python_output(
+            script,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(REPO_ROOT)},
         )
-        outputs.append(completed.stdout)
+        for hash_seed in ("1", "2")
+    ]
     assert outputs[0] == outputs[1]
     assert outputs[0].splitlines() == [BACKEND.reply(c) for c in mixed_contexts(40)]
 
@@ -813,12 +808,6 @@ def test_the_grammar_library_is_loaded_without_its_run_time_type_checks():
         "checked = 'check_argument_types_internal' in inflect.engine.a.__code__.co_names\n"
         "print(*words, checked)\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        check=True,
-    )
-    assert completed.stdout.split() == ["an", "apple", "lanterns", "False"]
+    from tests.subprocesses import python_output
+
+    assert python_output(script).split() == ["an", "apple", "lanterns", "False"]

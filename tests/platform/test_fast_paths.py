@@ -6,10 +6,7 @@ import functools
 import json
 import logging
 import os
-import subprocess
-import sys
 from collections import deque
-from pathlib import Path
 
 import autobahn.util
 import pytest
@@ -25,8 +22,8 @@ from core import fast_paths
 from ecosystem_project import asgi_http
 from eventlog import services as eventlog_services
 from observatory import fanout_daphne
+from tests.subprocesses import python_output
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -227,19 +224,15 @@ def fast_settings(**environment: str) -> dict[str, bool]:
         f"print(json.dumps({{name: getattr(settings, name) for name in {names!r}}}))"
     )
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("FAST_")}
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
+    output = python_output(
+        script,
         env={
             **inherited,
             "DJANGO_SETTINGS_MODULE": "ecosystem_project.settings.base",
             **environment,
         },
-        capture_output=True,
-        text=True,
-        check=True,
     )
-    return json.loads(completed.stdout)
+    return json.loads(output)
 
 
 def test_the_settings_come_from_the_environment_with_one_master_switch():

@@ -1,10 +1,7 @@
 """GET /metrics: who may read it, the live numbers it shows, and multiprocess mode."""
 
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import redis
@@ -13,10 +10,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core import metrics
 from tests.factories import UserFactory
+from tests.subprocesses import python_output
 
 pytestmark = pytest.mark.django_db
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "metrics-token-for-tests-0123456789"
 
 
@@ -241,21 +238,14 @@ def test_multiprocess_mode_sums_every_process_and_keeps_ws_per_pid(tmp_path):
         "metrics.ws_connection_opened()\n"
     )
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", work], env=env, cwd=REPO_ROOT, check=True)
+        python_output(work, env=env)
     read = (
         "import django; django.setup()\n"
         "from prometheus_client import generate_latest\n"
         "from ecosystem_project.metrics import metrics_registry\n"
         "import sys; sys.stdout.write(generate_latest(metrics_registry()).decode())\n"
     )
-    output = subprocess.run(
-        [sys.executable, "-c", read],
-        env=env,
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    output = python_output(read, env=env)
     scraped = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(output)
