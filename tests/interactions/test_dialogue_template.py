@@ -811,3 +811,24 @@ def test_the_grammar_library_is_loaded_without_its_run_time_type_checks():
     from tests.subprocesses import python_output
 
     assert python_output(script).split() == ["an", "apple", "lanterns", "False"]
+
+
+def test_threads_that_ask_for_the_grammar_engine_at_once_all_get_it_whole():
+    # A web process's first requests run on several threads, one after another while the
+    # first still imports inflect: none may see it half imported (under load that was a 500,
+    # "partially initialized module 'inflect' has no attribute 'engine'").
+    script = (
+        "import threading, time\n"
+        "from interactions.dialogue.template.grammar import articles\n"
+        "lines = []\n"
+        "def speak(delay):\n"
+        "    time.sleep(delay)\n"
+        "    lines.append(articles('a apple'))\n"
+        "threads = [threading.Thread(target=speak, args=(n / 500,)) for n in range(40)]\n"
+        "for thread in threads: thread.start()\n"
+        "for thread in threads: thread.join()\n"
+        "print(len(lines), set(lines))\n"
+    )
+    from tests.subprocesses import python_output
+
+    assert python_output(script).strip() == "40 {'an apple'}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+import threading
 from functools import cache, lru_cache
 from types import ModuleType
 from typing import Any
@@ -78,6 +79,9 @@ def _unchecked(target: Any = None, **_options: Any) -> Any:
     return target if target is not None else _unchecked
 
 
+_IMPORTING = threading.Lock()
+
+
 def inflect_unchecked() -> ModuleType:
     """``inflect``, imported with typeguard's ``@typechecked`` as the identity.
 
@@ -85,19 +89,22 @@ def inflect_unchecked() -> ModuleType:
     4,000-line source once per method at import (~2.7 s in every web process, worker and test
     server) and then checks every call's arguments (calls ~3x slower). The functions are the
     same without it. When something imported inflect first, that import is used as it is.
+    One thread imports at a time, and each gets the module whole: ``import_module`` waits for
+    an import another thread has begun (a web process's first requests race here).
     """
-    if "inflect" in sys.modules:
-        return sys.modules["inflect"]
-    try:
-        import typeguard
-    except ImportError:  # an inflect that no longer uses it
-        return importlib.import_module("inflect")
-    checked = typeguard.typechecked
-    typeguard.typechecked = _unchecked  # type: ignore[assignment]
-    try:
-        return importlib.import_module("inflect")
-    finally:
-        typeguard.typechecked = checked
+    with _IMPORTING:
+        if "inflect" in sys.modules:
+            return importlib.import_module("inflect")
+        try:
+            import typeguard
+        except ImportError:  # an inflect that no longer uses it
+            return importlib.import_module("inflect")
+        checked = typeguard.typechecked
+        typeguard.typechecked = _unchecked  # type: ignore[assignment]
+        try:
+            return importlib.import_module("inflect")
+        finally:
+            typeguard.typechecked = checked
 
 
 @cache
