@@ -14,6 +14,7 @@ from interactions.models import Interaction
 from memories.models import Memory, MemoryStream
 from relationships.models import Relationship
 from scenarios import director
+from scenarios import services as scenario_services
 from scenarios.models import Scenario, UserMessage
 from scenarios.services import (
     scenario_create,
@@ -291,6 +292,34 @@ def test_an_engine_refusal_skips_the_turn_without_raising(ecosystem, cast, monke
     )
     assert scenario_play_turn(scenario_id=scenario.pk, turn=1) is False
     assert not Interaction.objects.exists()
+
+
+def test_a_speaker_archived_while_the_lines_are_written_skips_the_turn_and_frees_it(
+    ecosystem, cast, monkeypatch
+):
+    # The apply step refuses inside the turn's own transaction (no savepoint): the
+    # transaction stays usable, the turn is skipped and the scenario is free for its next tick.
+    scenario = start(ecosystem, cast)
+    written = scenario_services.turn_generate
+
+    def write_then_archive(claim):
+        lines = written(claim)
+        Character.objects.filter(pk=claim.plan.initiator.pk).update(
+            status=Character.Status.ARCHIVED
+        )
+        return lines
+
+    monkeypatch.setattr(scenario_services, "turn_generate", write_then_archive)
+    before = timezone.now()
+
+    assert scenario_play_turn(scenario_id=scenario.pk, turn=1) is False
+
+    scenario.refresh_from_db()
+    assert (scenario.turn, scenario.claim_token) == (0, None)
+    assert scenario.next_tick_at > before
+    assert not Interaction.objects.exists()
+    assert not Memory.objects.exists()
+    assert not events_of(ecosystem, "character_interaction")
 
 
 def snapshot(characters):
