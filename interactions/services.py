@@ -231,18 +231,16 @@ def _read_relationships(
 
 def _pair_relationships(
     initiator: Character, target: Character
-) -> tuple[Relationship, Relationship, list[Relationship]]:
-    """Both directions of the pair, locked, and those of them that do not exist yet (new,
-    unsaved: the caller inserts them with their moved values, one write each)."""
+) -> tuple[Relationship, Relationship]:
+    """Both directions of the pair, locked; a direction that does not exist yet comes new
+    and unsaved (``_state.adding``): the caller inserts it with its moved values."""
     found = _read_relationships(initiator, target, for_update=True)
-    missing = [
-        Relationship(ecosystem_id=initiator.ecosystem_id, from_character=a, to_character=b)
-        for a, b in ((initiator, target), (target, initiator))
-        if (a.pk, b.pk) not in found
-    ]
-    for rel in missing:
-        found[(rel.from_character_id, rel.to_character_id)] = rel
-    return found[(initiator.pk, target.pk)], found[(target.pk, initiator.pk)], missing
+    for a, b in ((initiator, target), (target, initiator)):
+        if (a.pk, b.pk) not in found:
+            found[(a.pk, b.pk)] = Relationship(
+                ecosystem_id=initiator.ecosystem_id, from_character=a, to_character=b
+            )
+    return found[(initiator.pk, target.pk)], found[(target.pk, initiator.pk)]
 
 
 NEW_RELATIONSHIP = RelationshipState(
@@ -625,21 +623,19 @@ def interaction_apply(
         character_state_now(character=initiator, now=now)
         character_state_now(character=target, now=now)
         _check_feasible(initiator, target)
-        regard_of_target, regard_of_initiator, new_regards = _pair_relationships(initiator, target)
+        regards = _pair_relationships(initiator, target)
+        regard_of_target, regard_of_initiator = regards
         changes, content_sentiment, response_sentiment = _exchange_effects(
             plan,
             lines,
             initiator=initiator,
             target=target,
-            regards=(regard_of_target, regard_of_initiator),
+            regards=regards,
             now=now,
         )
         rows_update([initiator, target], CHARACTER_STATE_FIELDS)
-        rows_update(
-            [rel for rel in (regard_of_target, regard_of_initiator) if rel not in new_regards],
-            RELATIONSHIP_FIELDS,
-        )
-        rows_insert(new_regards)
+        rows_update([rel for rel in regards if not rel._state.adding], RELATIONSHIP_FIELDS)
+        rows_insert([rel for rel in regards if rel._state.adding])
         interaction = Interaction(
             ecosystem_id=initiator.ecosystem_id,
             scenario_id=plan.scenario.scenario_id if plan.scenario else None,
