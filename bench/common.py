@@ -3,13 +3,14 @@
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -220,13 +221,22 @@ LINES = (
 )
 
 
+def payload(rng: random.Random, ids: list[str]) -> dict[str, str]:
+    """One interaction's request body: two of ``ids``, a type and an opening line."""
+    initiator, target = rng.sample(ids, 2)
+    return {
+        "initiator_id": initiator,
+        "target_id": target,
+        "interaction_type": rng.choice(TYPES),
+        "content": rng.choice(LINES),
+    }
+
+
 def sociable_cast(
     *, username: str, ecosystem_name: str, name_prefix: str, size: int, seed: int
 ) -> tuple[str, list[str]]:
     """A fresh ecosystem of ``size`` characters for ``username`` (the previous one of that
     name deleted), personalities drawn from ``seed``: ``(ecosystem id, character ids)``."""
-    import random
-
     from django.contrib.auth import get_user_model
 
     from characters.models import Ecosystem
@@ -250,6 +260,41 @@ def sociable_cast(
         )
         ids.append(str(character.pk))
     return str(ecosystem.pk), ids
+
+
+def analyze_tables() -> None:
+    """ANALYZE the bench database, as autovacuum does within a minute or so in a running
+    system. Each benchmark deletes the rows of its previous run, so a table's statistics say
+    "empty" when the next run starts; PostgreSQL then plans its lookups on the growing
+    tables as sequential scans, and the connections keep those plans (prepared statements)
+    until the next ANALYZE: the recall and the recent exchange took 2-4x their steady-state
+    time. The benchmarks call this once the tables hold a warm-up's rows, and so measure the
+    steady state (docs/architecture.md, "Performance")."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def play_history(ids: list[str], count: int, *, seed: int = 7) -> None:
+    """``count`` interactions among ``ids`` through the engine, in this process: a world
+    that has been running (memories to recall, exchanges to read back), analyzed."""
+    import uuid
+
+    from interactions.services import InteractionRefused, interaction_process
+
+    engine_warm_up()
+    rng = random.Random(seed)
+    for _ in range(count):
+        request = payload(rng, ids)
+        with suppress(InteractionRefused):  # too tired to talk: skipped, as by a client
+            interaction_process(
+                initiator_id=uuid.UUID(request["initiator_id"]),
+                target_id=uuid.UUID(request["target_id"]),
+                interaction_type=request["interaction_type"],
+                content=request["content"],
+            )
+    analyze_tables()
 
 
 def refill_energy(ecosystem_id: str) -> None:

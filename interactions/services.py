@@ -43,7 +43,7 @@ from core import metrics
 from core.db import rows_fetch, rows_insert, rows_select, rows_update
 from core.errors import ConflictError, NotFoundError
 from eventlog import types as event_types
-from eventlog.services import ephemeral_broadcast, events_append, speaking_frame
+from eventlog.services import EventBatch, atomic_with_events, ephemeral_broadcast, speaking_frame
 from eventlog.types import EventSpec
 from lore.selectors import lore_entries_triggered, lore_retrieve
 from memories.recalled import RecalledMemory
@@ -586,15 +586,6 @@ def _exchange_embedding(content: str, response: str) -> Embedding:
     return memory_embedding(f"{content} {response}")
 
 
-@contextmanager
-def _apply_transaction() -> Iterator[None]:
-    if connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        yield
-
-
 def interaction_apply(
     *,
     plan: InteractionPlan,
@@ -609,10 +600,11 @@ def interaction_apply(
 
     Inside a transaction the caller holds (a scenario turn, which locks its scenario first)
     it runs in that transaction, with no savepoint: two round trips fewer, and a refusal is
-    raised before anything is written, so the caller's transaction stays usable."""
+    raised before anything is written, so the caller's transaction stays usable. The events
+    are the transaction's last statement, sent with its COMMIT (``atomic_with_events``)."""
     started = time.perf_counter() if started is None else started
     embedding = lines.embedding or _exchange_embedding(lines.content, lines.response)
-    with _apply_transaction():
+    with atomic_with_events() as events:
         initiator, target = _load_pair(
             initiator_id=plan.initiator.pk,
             target_id=plan.target.pk,
@@ -660,7 +652,8 @@ def interaction_apply(
         memory_events = _form_memories(
             interaction, initiator=initiator, target=target, changes=changes, embedding=embedding
         )
-        event_seq = _append_events(
+        _append_events(
+            events,
             interaction,
             initiator=initiator,
             target=target,
@@ -678,7 +671,7 @@ def interaction_apply(
         interaction=interaction,
         relationship_change=interaction.relationship_change,
         emotional_state=interaction.emotional_states,
-        event_seq=event_seq,
+        event_seq=events.rows[-1].seq,
     )
 
 
@@ -789,20 +782,20 @@ def _form_memories(
 
 
 def _append_events(
+    batch: EventBatch,
     interaction: Interaction,
     *,
     initiator: Character,
     target: Character,
     changes: list[dict[str, Any]],
     extra_events: list[EventSpec] | None = None,
-) -> int:
-    """The interaction's three events, then ``extra_events`` (memories); answers the last
-    one's seq."""
+) -> None:
+    """The interaction's three events, then ``extra_events`` (memories), into ``batch``."""
     names = {str(initiator.pk): initiator.name, str(target.pk): target.name}
     for change in changes:
         change["from_name"] = names[change["from"]]
         change["to_name"] = names[change["to"]]
-    events = events_append(
+    batch.append(
         ecosystem_id=interaction.ecosystem_id,
         events=[
             event_types.character_interaction(
@@ -830,4 +823,3 @@ def _append_events(
             *(extra_events or ()),
         ],
     )
-    return events[-1].seq

@@ -146,12 +146,6 @@ else:
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Threads per web process for requests' synchronous part (ecosystem_project.asgi_http):
-# started as concurrency asks, kept for the process's life. A request holding one for long
-# (a slow dialogue backend) holds a pooled database connection too: keep this at or above
-# DATABASE_POOL_MAX_SIZE.
-HTTP_THREADS = env.int("HTTP_THREADS", default=32)
-
 # Fast paths that read other packages' private internals (core.fast_paths; pinned in
 # requirements/base.txt). Each is on by default and falls back to the stock path when off,
 # or when the installed versions lack what it reads (one warning at startup).
@@ -341,6 +335,13 @@ WS_MAX_PENDING_EVENTS = env.int("WS_MAX_PENDING_EVENTS", default=2000)
 WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
 
 DIALOGUE_BACKEND = env.str("DIALOGUE_BACKEND", default="template")
+
+# Threads per web process for requests' synchronous part (ecosystem_project.asgi_http):
+# started as concurrency asks, kept for the process's life. The in-process template backend
+# keeps a thread busy on the CPU, and more than a few only contend for the GIL (two web
+# processes under load: 4 threads 105-120 interactions/s, 8 or 32 threads 86-88/s); a
+# remote model holds one per request while it answers, so it gets 32.
+HTTP_THREADS = env.int("HTTP_THREADS", default=4 if DIALOGUE_BACKEND == "template" else 32)
 DIALOGUE_OPENAI_BASE_URL = env.str("DIALOGUE_OPENAI_BASE_URL", default="http://127.0.0.1:11434/v1")
 DIALOGUE_OPENAI_MODEL = env.str("DIALOGUE_OPENAI_MODEL", default="llama3.2")
 DIALOGUE_OPENAI_API_KEY = env.str("DIALOGUE_OPENAI_API_KEY", default="")
