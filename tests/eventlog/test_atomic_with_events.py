@@ -25,7 +25,7 @@ def test_the_numbered_insert_and_the_commit_go_out_in_one_flight(ecosystem, monk
 
     def spying_commit() -> None:
         raw = database.connection
-        seen.append(("in pipeline", raw._pipeline is not None))  # noqa: SLF001
+        seen.append(("in pipeline", raw._pipeline is not None))
         commit()
 
     with atomic_with_events() as batch:
