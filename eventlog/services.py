@@ -118,7 +118,7 @@ def _rows_of(
     inserted: Sequence[tuple[int, int]],
 ) -> list[Event]:
     """The events as written, from the statement's ``(id, seq)`` rows."""
-    ids_by_seq = dict((seq, pk) for pk, seq in inserted)
+    ids_by_seq = {seq: pk for pk, seq in inserted}
     if not ids_by_seq:
         raise Ecosystem.DoesNotExist(f"Ecosystem {ecosystem_id} does not exist.")
     rows = _numbered(ecosystem_id=ecosystem_id, events=events, first_seq=min(ids_by_seq), now=now)
