@@ -30,6 +30,7 @@ from bench.common import (
     daphne_servers,
     engine_warm_up,
     payload,
+    play,
     play_history,
     print_table,
     refill_energy,
@@ -136,23 +137,14 @@ async def throughput(base_urls: list[str], ids: list[str]) -> tuple[int, int, fl
 def engine_worker(ids: list[str], seed: int, seconds: float) -> tuple[int, int]:
     """One process calling the engine directly for ``seconds``: (played, refused)."""
     setup_django()
-    from interactions.services import InteractionRefused, interaction_process
-
     engine_warm_up()  # before the clock starts
     rng = random.Random(seed)
     played = refused = 0
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
-        request = payload(rng, ids)
-        try:
-            interaction_process(
-                initiator_id=uuid.UUID(request["initiator_id"]),
-                target_id=uuid.UUID(request["target_id"]),
-                interaction_type=request["interaction_type"],
-                content=request["content"],
-            )
+        if play(payload(rng, ids)):
             played += 1
-        except InteractionRefused:
+        else:
             refused += 1
     return played, refused
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -276,24 +276,32 @@ def analyze_tables() -> None:
         cursor.execute("ANALYZE")
 
 
-def play_history(ids: list[str], count: int, *, seed: int = 7) -> None:
-    """``count`` interactions among ``ids`` through the engine, in this process: a world
-    that has been running (memories to recall, exchanges to read back), analyzed."""
+def play(request: dict[str, str]) -> bool:
+    """One interaction of ``payload``'s shape through the engine, in this process: True
+    when played, False when refused (too tired to talk: a refusal a client gets too)."""
     import uuid
 
     from interactions.services import InteractionRefused, interaction_process
 
+    try:
+        interaction_process(
+            initiator_id=uuid.UUID(request["initiator_id"]),
+            target_id=uuid.UUID(request["target_id"]),
+            interaction_type=request["interaction_type"],
+            content=request["content"],
+        )
+    except InteractionRefused:
+        return False
+    return True
+
+
+def play_history(ids: list[str], count: int, *, seed: int = 7) -> None:
+    """``count`` interactions among ``ids`` through the engine, in this process: a world
+    that has been running (memories to recall, exchanges to read back), analyzed."""
     engine_warm_up()
     rng = random.Random(seed)
     for _ in range(count):
-        request = payload(rng, ids)
-        with suppress(InteractionRefused):  # too tired to talk: skipped, as by a client
-            interaction_process(
-                initiator_id=uuid.UUID(request["initiator_id"]),
-                target_id=uuid.UUID(request["target_id"]),
-                interaction_type=request["interaction_type"],
-                content=request["content"],
-            )
+        play(payload(rng, ids))
     analyze_tables()
 
 

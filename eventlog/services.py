@@ -199,19 +199,19 @@ class EventBatch:
             self._rows, self._fetch = self._fetch(), None
         return self._rows
 
-    def _write(self) -> None:
-        """events_append, here and now (inside the caller's transaction, or on SQLite)."""
+    def _end(self, flight: ExitStack | None = None) -> None:
+        """Write what was appended, as the block ends: queued in ``flight``'s pipeline to go
+        out with the COMMIT, or without a flight by ``events_append`` here and now (inside
+        the caller's transaction, or on SQLite)."""
         if self.ecosystem_id is None:
             self._rows = []
-            return
-        self._rows = events_append(ecosystem_id=self.ecosystem_id, events=self.specs)
+        elif flight is None:
+            self._rows = events_append(ecosystem_id=self.ecosystem_id, events=self.specs)
+        else:
+            self._send(self.ecosystem_id, flight)
 
-    def _send(self, flight: ExitStack) -> None:
-        """The numbered insert, queued in pipeline mode to go out with the COMMIT."""
-        if self.ecosystem_id is None:
-            self._rows = []
-            return
-        ecosystem_id, specs, now = self.ecosystem_id, self.specs, timezone.now()
+    def _send(self, ecosystem_id: uuid.UUID, flight: ExitStack) -> None:
+        specs, now = self.specs, timezone.now()
         flight.enter_context(connection.connection.pipeline())
         cursor = flight.enter_context(connection.cursor())
         cursor.execute(
@@ -248,18 +248,18 @@ def atomic_with_events() -> Iterator[EventBatch]:
     batch = EventBatch()
     if connection.in_atomic_block:
         yield batch
-        batch._write()
+        batch._end()
         return
     if connection.vendor != "postgresql":
         with transaction.atomic():
             yield batch
-            batch._write()
+            batch._end()
         return
     # Exits in reverse: the atomic block commits (its COMMIT queued behind the insert, both
     # sent at the pipeline's sync), then the cursor and the pipeline close.
     with ExitStack() as flight, transaction.atomic():
         yield batch
-        batch._send(flight)
+        batch._end(flight)
 
 
 def events_broadcast(*, ecosystem_id: uuid.UUID | str, envelopes: list[dict[str, Any]]) -> None:

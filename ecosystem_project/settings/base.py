@@ -335,13 +335,6 @@ WS_MAX_PENDING_EVENTS = env.int("WS_MAX_PENDING_EVENTS", default=2000)
 WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
 
 DIALOGUE_BACKEND = env.str("DIALOGUE_BACKEND", default="template")
-
-# Threads per web process for requests' synchronous part (ecosystem_project.asgi_http):
-# started as concurrency asks, kept for the process's life. The in-process template backend
-# keeps a thread busy on the CPU, and more than a few only contend for the GIL (two web
-# processes under load: 4 threads 105-120 interactions/s, 8 or 32 threads 86-88/s); a
-# remote model holds one per request while it answers, so it gets 32.
-HTTP_THREADS = env.int("HTTP_THREADS", default=4 if DIALOGUE_BACKEND == "template" else 32)
 DIALOGUE_OPENAI_BASE_URL = env.str("DIALOGUE_OPENAI_BASE_URL", default="http://127.0.0.1:11434/v1")
 DIALOGUE_OPENAI_MODEL = env.str("DIALOGUE_OPENAI_MODEL", default="llama3.2")
 DIALOGUE_OPENAI_API_KEY = env.str("DIALOGUE_OPENAI_API_KEY", default="")
@@ -349,6 +342,12 @@ DIALOGUE_TIMEOUT_SECONDS = env.float("DIALOGUE_TIMEOUT_SECONDS", default=5.0)
 # Threads per clock process that wait on a remote model for claimed scenario turns
 # (docs/scenarios.md, "Turns"); the template backend generates inline.
 SCENARIO_GENERATION_THREADS = env.int("SCENARIO_GENERATION_THREADS", default=32)
+# Threads per web process for requests' synchronous part (ecosystem_project.asgi_http):
+# started as concurrency asks, kept for the process's life. The in-process template backend
+# keeps a thread busy on the CPU, and more than a few only contend for the GIL (two web
+# processes under load: 4 threads 105-120 interactions/s, 8 or 32 threads 86-88/s); a
+# remote model holds one per request while it answers, so it gets 32.
+HTTP_THREADS = env.int("HTTP_THREADS", default=4 if DIALOGUE_BACKEND == "template" else 32)
 
 # Memory streams (docs/models.md, "Memory"): at most this many memories per character
 # (pruned by recency + importance), a reflection once the importance since the last one
