@@ -14,6 +14,7 @@ from django.test import override_settings
 from tokenizers import Tokenizer
 
 import lore.graph
+import lore.services
 from core.embeddings import WordLlamaEmbedder, cosine_top_k, embedder
 from lore.graph import lore_sync_pending, lore_vector_query
 from lore.models import Chunk
@@ -137,6 +138,9 @@ def neo4j_nodes(ecosystem_id) -> int:
 def test_neo4j_search_of_one_ecosystem_never_returns_anothers_chunks(
     lore_graph, user, monkeypatch, settings, plan
 ):
+    # The sync runs here, with this test's settings; the Celery worker's copy would sync
+    # with its own (no index) and could leave this one nothing pending to index.
+    monkeypatch.setattr(lore.services, "lore_sync_enqueue", lambda **_: None)
     ours, theirs = EcosystemFactory(owner=user), EcosystemFactory(owner=user)
     contents = [
         "The lighthouse lamp burns whale oil every night.",
