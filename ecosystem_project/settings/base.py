@@ -319,10 +319,12 @@ LORE_SEARCH_USE_NEO4J = env.bool("LORE_SEARCH_USE_NEO4J", default=True)
 LORE_MAX_VECTOR_CANDIDATES = env.int("LORE_MAX_VECTOR_CANDIDATES", default=10_000)
 # Neo4j lore search plans (docs/lore.md, "Vector index: one per large ecosystem"): an exact
 # scan up to this many chunks in an ecosystem; past it the ecosystem has its own vector
-# index, asked for OVERSAMPLE x k candidates (at least MIN_CANDIDATES).
+# index, asked for OVERSAMPLE x k candidates (at least MIN_CANDIDATES: HNSW's search breadth;
+# at 20, a 213-chunk ecosystem's best chunk, cosine 0.32 against 0.12 for the rest, was
+# missed for an outlying question; 50 found it).
 LORE_VECTOR_EXACT_MAX_CHUNKS = env.int("LORE_VECTOR_EXACT_MAX_CHUNKS", default=100)
 LORE_VECTOR_OVERSAMPLE = env.int("LORE_VECTOR_OVERSAMPLE", default=4)
-LORE_VECTOR_MIN_CANDIDATES = env.int("LORE_VECTOR_MIN_CANDIDATES", default=20)
+LORE_VECTOR_MIN_CANDIDATES = env.int("LORE_VECTOR_MIN_CANDIDATES", default=100)
 # World archives (docs/archives.md): the largest file taken (413 above) and the most JSON
 # it may decompress to (400 above: a gzip bomb is refused before it fills the memory).
 ARCHIVE_MAX_BYTES = env.int("ARCHIVE_MAX_BYTES", default=64 * 1024 * 1024)
