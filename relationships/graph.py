@@ -361,10 +361,17 @@ def _write_batch(nodes: list[dict], relationships: list[dict]) -> int:
     return 0  # pragma: no cover - the loop returns or raises
 
 
+# The rows are locked in primary-key order first, as an interaction locks the two
+# directions of its pair (interactions.services): an UPDATE joined to the VALUES locks
+# them in whatever order the join meets them, and one that met (B, A) before (A, B) while an
+# interaction held (A, B) and waited for (B, A) was a deadlock (bench_scenarios, whose
+# worker runs the sync beside the clock: the clock's task died and its scenarios starved).
 MARK_SENT_POSTGRESQL_SQL = (
-    "UPDATE {table} AS rel SET graph_version = sent.version "
-    "FROM (VALUES {rows}) AS sent(id, version) "
-    "WHERE rel.id = sent.id AND rel.graph_version < sent.version"
+    "WITH sent(id, version) AS (VALUES {rows}), "
+    "locked AS MATERIALIZED (SELECT rel.id FROM {table} AS rel JOIN sent ON rel.id = sent.id "
+    "WHERE rel.graph_version < sent.version ORDER BY rel.id FOR NO KEY UPDATE OF rel) "
+    "UPDATE {table} AS rel SET graph_version = sent.version FROM sent, locked "
+    "WHERE rel.id = locked.id AND rel.id = sent.id AND rel.graph_version < sent.version"
 )
 
 
