@@ -80,9 +80,8 @@ CLOCK_BATCH_LIMIT = 200
 # shortest (while another claimer holds an overdue scenario).
 CLOCK_MAX_IDLE_SECONDS = 0.5
 CLOCK_MIN_SLEEP_SECONDS = 0.01
-# A claim's lease (docs/scenarios.md, "Turns"): with an in-process backend, and the margin
-# past a remote backend's longest generation.
-CLAIM_LEASE_IN_PROCESS_SECONDS = 2.0
+# A claim's lease (docs/scenarios.md, "Turns"): the margin past a remote backend's longest
+# generation.
 CLAIM_LEASE_MARGIN_SECONDS = 5.0
 # How many of the latest exchanges the director sees (to keep anyone from hogging the floor).
 RECENT_EXCHANGES = 4
@@ -483,6 +482,8 @@ def _mood_arc(turn_states: Sequence[tuple[int | None, Mapping[str, Any]]]) -> li
 #   apply    one short transaction: the scenario row, locked again, must still carry our
 #            token, be active and at ``turn - 1``; the engine applies the lines to the
 #            current rows; the turn number, the speakers and the next tick are saved.
+# With the in-process template backend all three run in the claim's transaction
+# (``_claim_settle``): nothing to wait for, so nothing to save the claim for.
 
 
 @dataclass(frozen=True)
@@ -505,12 +506,10 @@ def _turn_seed(scenario: Scenario, turn: int) -> int:
 
 
 def _claim_lease_seconds() -> float:
-    """How long a claim keeps other claimers away: past the longest generation (opening,
-    reply and a reply to a person, each bounded by a remote backend's timeout; an
-    in-process backend takes milliseconds). A worker that dies holding a claim delays
-    that scenario's turn by at most this."""
-    if _generates_in_process():
-        return CLAIM_LEASE_IN_PROCESS_SECONDS
+    """How long a saved claim keeps other claimers away: past the longest generation
+    (opening, reply and a reply to a person, each bounded by a remote backend's timeout).
+    A worker that dies holding a claim delays that scenario's turn by at most this. (An
+    in-process backend's claim is never saved: ``_claim_settle``.)"""
     return 3 * float(settings.DIALOGUE_TIMEOUT_SECONDS) + CLAIM_LEASE_MARGIN_SECONDS
 
 
@@ -700,23 +699,30 @@ def turn_apply(claim: TurnClaim, lines: InteractionLines | None) -> bool:
         scenario = found[0] if found else None
         if scenario is None or scenario.claim_token != claim.token:
             return False
-        played = False
-        if (
-            lines is not None
-            and scenario.status == Scenario.Status.ACTIVE
-            and scenario.turn == claim.turn - 1
-        ):
-            played = _apply_lines(scenario, claim, lines)
-        scenario.claim_token = None
-        if scenario.status == Scenario.Status.ACTIVE:
-            scenario.next_tick_at = (
-                _next_tick(claim.due, tick_seconds=scenario.tick_seconds, now=claim.now)
-                if claim.scheduled
-                else claim.now + timedelta(seconds=scenario.tick_seconds)
-            )
-        rows_update([scenario], ["turn", "recent_speakers", "next_tick_at", "claim_token"])
+        return _turn_finish(scenario, claim, lines)
+
+
+def _turn_finish(scenario: Scenario, claim: TurnClaim, lines: InteractionLines | None) -> bool:
+    """Apply ``lines`` to the locked scenario, if it still waits for this turn, and free it
+    for its next tick, in the caller's transaction. True when the interaction was played."""
+    played = False
+    if (
+        lines is not None
+        and scenario.status == Scenario.Status.ACTIVE
+        and scenario.turn == claim.turn - 1
+    ):
+        played = _apply_lines(scenario, claim, lines)
+    scenario.claim_token = None
+    if scenario.status == Scenario.Status.ACTIVE:
+        scenario.next_tick_at = (
+            _next_tick(claim.due, tick_seconds=scenario.tick_seconds, now=claim.now)
+            if claim.scheduled
+            else claim.now + timedelta(seconds=scenario.tick_seconds)
+        )
+    rows_update([scenario], ["turn", "recent_speakers", "next_tick_at", "claim_token"])
     if played and claim.scheduled:
-        metrics.scenario_turn_played((claim.now - claim.due).total_seconds())
+        lateness_seconds = (claim.now - claim.due).total_seconds()
+        transaction.on_commit(lambda: metrics.scenario_turn_played(lateness_seconds))
     return played
 
 
@@ -739,14 +745,34 @@ def _apply_lines(scenario: Scenario, claim: TurnClaim, lines: InteractionLines) 
     return True
 
 
-def _turn_play(claim: TurnClaim) -> bool:
-    """Generate and apply a claimed turn here and now."""
+def _turn_lines(claim: TurnClaim) -> InteractionLines | None:
+    """The claimed turn's lines, None when generation failed (logged): a backend bug must not
+    leave the scenario claimed until the lease ends."""
     try:
-        lines: InteractionLines | None = turn_generate(claim)
-    except Exception:  # a backend bug must not leave the scenario claimed until the lease ends
+        return turn_generate(claim)
+    except Exception:
         logger.exception("Scenario %s turn %s: generation failed.", claim.scenario_id, claim.turn)
-        lines = None
-    return turn_apply(claim, lines)
+        return None
+
+
+def _claim_settle(scenario: Scenario, claim: TurnClaim | None) -> TurnClaim | bool:
+    """End the claiming transaction of a locked scenario.
+
+    * No claim (the turn is skipped): the scenario is saved free for its next tick; False.
+    * An in-process backend (lines in a few milliseconds): the turn is generated and applied
+      right here, in the claiming transaction, with the scenario row still locked (other
+      claimers skip it): True when played. Saving the claim only to lock the row again to
+      apply it was two of the turn's three transactions' worth of round trips.
+    * A remote model: the claim is saved and answered, to be generated outside any
+      transaction and applied by ``turn_apply``.
+    """
+    if claim is None:
+        rows_update([scenario], ["next_tick_at", "claim_token"])
+        return False
+    if _generates_in_process():
+        return _turn_finish(scenario, claim, _turn_lines(claim))
+    rows_update([scenario], ["next_tick_at", "claim_token"])
+    return claim
 
 
 def _next_tick(due: datetime, *, tick_seconds: float, now: datetime) -> datetime:
@@ -778,14 +804,17 @@ def scenario_play_turn(*, scenario_id: uuid.UUID, turn: int, now: datetime | Non
         claim = _claim_locked(scenario, turn=turn, now=now, due=now, scheduled=False)
         if claim is None:
             scenario.next_tick_at = now + timedelta(seconds=scenario.tick_seconds)
-        rows_update([scenario], ["next_tick_at", "claim_token"])
-    return claim is not None and _turn_play(claim)
+        outcome = _claim_settle(scenario, claim)
+    if isinstance(outcome, TurnClaim):
+        return turn_apply(outcome, _turn_lines(outcome))
+    return outcome
 
 
 def _claim_next(*, now: datetime) -> TurnClaim | bool | None:
     """Claim the most overdue scenario nobody else holds, in one short transaction: end it
-    if its time is up, else plan its next turn. Answers the claim, False when the
-    scenario ended or its turn was skipped, None when none is due."""
+    if its time is up, else plan its next turn (and play it, with an in-process backend:
+    ``_claim_settle``). Answers the claim to generate, True when the turn was played,
+    False when the scenario ended or its turn was skipped, None when none is due."""
     with transaction.atomic():
         found = rows_fetch(
             _due_sql(connection.vendor),
@@ -815,8 +844,7 @@ def _claim_next(*, now: datetime) -> TurnClaim | bool | None:
             scenario.next_tick_at = _next_tick(
                 due, tick_seconds=scenario.tick_seconds, now=clock_now
             )
-        rows_update([scenario], ["next_tick_at", "claim_token"])
-        return claim
+        return _claim_settle(scenario, claim)
 
 
 @lru_cache(maxsize=2)
@@ -861,19 +889,16 @@ def _generation_pool() -> ThreadPoolExecutor:
 
 
 class _TurnPipeline:
-    """Claimed turns waiting for their lines: generated inline for an in-process backend,
-    else in the generation pool while the clock goes on claiming other scenarios."""
+    """Claimed turns waiting for a remote model's lines, generated in the generation pool
+    while the clock goes on claiming other scenarios (an in-process backend's turns are
+    played as they are claimed: ``_claim_settle``)."""
 
     def __init__(self) -> None:
-        self.inline = _generates_in_process()
         self.waiting: dict[Future[InteractionLines], TurnClaim] = {}
         self.played = 0
 
     def start(self, claim: TurnClaim) -> None:
-        if self.inline:
-            self.played += _turn_play(claim)
-        else:
-            self.waiting[_generation_pool().submit(turn_generate, claim)] = claim
+        self.waiting[_generation_pool().submit(turn_generate, claim)] = claim
 
     def apply_ready(self, *, timeout: float = 0.0) -> None:
         """Apply every turn whose lines are ready, waiting up to ``timeout`` for one."""
@@ -884,7 +909,7 @@ class _TurnPipeline:
             claim = self.waiting.pop(future)
             try:
                 lines: InteractionLines | None = future.result()
-            except Exception:  # see _turn_play
+            except Exception:  # see _turn_lines
                 logger.exception(
                     "Scenario %s turn %s: generation failed.", claim.scenario_id, claim.turn
                 )
@@ -904,6 +929,8 @@ def _claim_due(pipeline: _TurnPipeline, *, now: datetime, limit: int) -> None:
             return
         if isinstance(outcome, TurnClaim):
             pipeline.start(outcome)
+        else:
+            pipeline.played += outcome
 
 
 def clock_run(*, seconds: float, max_idle_seconds: float = CLOCK_MAX_IDLE_SECONDS) -> int:
