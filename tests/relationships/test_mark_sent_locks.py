@@ -64,7 +64,7 @@ def test_marking_sent_waits_its_turn_behind_an_interaction_holding_the_first_dir
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '5s'")
                 _lock(second.pk)
-        except Exception as error:  # noqa: BLE001 - the test reports what went wrong
+        except Exception as error:  # the test reports what went wrong
             errors.append(("interaction", error))
         finally:
             connection.close()
@@ -73,7 +73,7 @@ def test_marking_sent_waits_its_turn_behind_an_interaction_holding_the_first_dir
         try:
             assert holding.wait(WAIT_SECONDS)
             _mark_sent([(second.pk, 2), (first.pk, 2)])
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # the test reports what went wrong
             errors.append(("mark", error))
         finally:
             connection.close()
