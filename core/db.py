@@ -98,13 +98,23 @@ def rows_fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     """The rows of a fixed hot-path statement, as tuples; UUID parameters sent the way
     Django stores them on the database (hex on SQLite)."""
     db = _db()
-    params = [
+    with db.cursor() as cursor:
+        cursor.execute(sql, _db_params(params, db))
+        return cursor.fetchall()
+
+
+def rows_execute(sql: str, params: Sequence[Any]) -> None:
+    """Run a fixed hot-path statement that answers no rows (parameters as ``rows_fetch``)."""
+    db = _db()
+    with db.cursor() as cursor:
+        cursor.execute(sql, _db_params(params, db))
+
+
+def _db_params(params: Sequence[Any], db: BaseDatabaseWrapper) -> list[Any]:
+    return [
         _UUID.get_db_prep_value(value, db) if isinstance(value, uuid.UUID) else value
         for value in params
     ]
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def rows_insert(rows: Sequence[Model]) -> None:

@@ -26,13 +26,12 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import DateTimeField, F, Subquery, UUIDField, Value
-from django.db.models.functions import Coalesce
+from django.db.models import UUIDField
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from characters.models import Character
-from core.db import insert_statement, rows_insert, rows_mark_saved
+from core.db import insert_statement, rows_execute, rows_fetch, rows_insert, rows_mark_saved
 from core.embeddings import (
     Embedder,
     EmbeddingModelUnavailable,
@@ -53,14 +52,6 @@ from .recalled import RecalledMemory
 RECALL_PAIR_RECENT = 10
 RECALL_TOP_IMPORTANT = 5
 REFLECTION_WINDOW = 40  # at most this many memories since the last reflection are read
-REFLECTION_READS = (
-    "counterpart_id",
-    "importance",
-    "sentiment",
-    "interaction_type",
-    "strength_after",
-    "trust_after",
-)
 RETENTION_SLACK = 0.1  # prune once a stream holds 10% more than the retention
 SNAPPED_SENTIMENT = -0.05
 KIND_SENTIMENT = 0.05
@@ -512,26 +503,76 @@ def reflection_text(
     return f"I have talked with {name} {talked} lately; to me {name} is {article} {label}."
 
 
+@dataclass(frozen=True)
+class _Source:
+    """A memory a reflection reads: the figures, not the text and the vector (~1 KiB)."""
+
+    pk: uuid.UUID
+    counterpart_id: uuid.UUID | None
+    importance: float
+    sentiment: float
+    interaction_type: str
+    strength_after: float | None
+    trust_after: float | None
+
+
+@lru_cache(maxsize=1)
+def _reflection_sql() -> tuple[str, str]:
+    """A reflection's two statements, written once (the ORM compiled the subquery and the
+    update on every reflection, and a scenario's small cast reflects every few turns):
+    its character's memories since its last reflection, newest first (parameters: the
+    character, the memory kind, the character, the reflection kind, the epoch, the window);
+    and the stream's restart (parameter: the character)."""
+    memories = connection.ops.quote_name(Memory._meta.db_table)
+    stream = connection.ops.quote_name(MemoryStream._meta.db_table)
+    sources = (
+        "SELECT id, counterpart_id, importance, sentiment, interaction_type, "  # noqa: S608
+        f"strength_after, trust_after FROM {memories} "
+        "WHERE character_id = %s AND kind = %s AND created > COALESCE("
+        f"(SELECT created FROM {memories} WHERE character_id = %s AND kind = %s "
+        "ORDER BY created DESC LIMIT 1), %s) "
+        "ORDER BY created DESC LIMIT %s"
+    )
+    # The accumulator restarts and the reflection counts, in one statement.
+    restart = (
+        f"UPDATE {stream} SET importance_since_reflection = 0.0, "  # noqa: S608
+        "memory_count = memory_count + 1 WHERE character_id = %s"
+    )
+    return sources, restart
+
+
+def _reflection_sources(character_id: uuid.UUID) -> list[_Source]:
+    sources_sql, _restart_sql = _reflection_sql()
+    rows = rows_fetch(
+        sources_sql,
+        [
+            character_id,
+            Memory.Kind.MEMORY.value,
+            character_id,
+            Memory.Kind.REFLECTION.value,
+            connection.ops.adapt_datetimefield_value(EPOCH),
+            REFLECTION_WINDOW,
+        ],
+    )
+    return [
+        _Source(
+            pk=_as_uuid(row[0]),
+            counterpart_id=_as_uuid(row[1]) if row[1] else None,
+            importance=float(row[2]),
+            sentiment=float(row[3]),
+            interaction_type=row[4],
+            strength_after=row[5],
+            trust_after=row[6],
+        )
+        for row in rows
+    ]
+
+
 def _reflect(exchange: Exchange, *, ecosystem_id: uuid.UUID, now: datetime) -> EventSpec | None:
     """A reflection of ``exchange``'s character over its memories since its last one,
     about the counterpart that weighed most among them; resets the accumulator."""
     character_id = exchange.character_id
-    # One query: the memories since the last reflection (a subquery, run once).
-    last_reflection = Subquery(
-        Memory.objects.filter(character_id=character_id, kind=Memory.Kind.REFLECTION)
-        .order_by("-created")
-        .values("created")[:1]
-    )
-    sources = list(
-        Memory.objects.filter(
-            character_id=character_id,
-            kind=Memory.Kind.MEMORY,
-            created__gt=Coalesce(last_reflection, Value(EPOCH), output_field=DateTimeField()),
-        )
-        # Not the text and the vector (~1 KiB each): the figures are all a reflection reads.
-        .only(*REFLECTION_READS)
-        .order_by("-created")[:REFLECTION_WINDOW]
-    )
+    sources = _reflection_sources(character_id)
     weight: dict[uuid.UUID, float] = defaultdict(float)
     for memory in sources:
         if memory.counterpart_id is not None:
@@ -584,10 +625,7 @@ def _reflect(exchange: Exchange, *, ecosystem_id: uuid.UUID, now: datetime) -> E
         cited_ids=[str(m.pk) for m in reversed(cited)],
     )
     rows_insert([reflection])
-    # The accumulator restarts and the reflection counts, in one statement.
-    MemoryStream.objects.filter(character_id=character_id).update(
-        importance_since_reflection=0.0, memory_count=F("memory_count") + 1
-    )
+    rows_execute(_reflection_sql()[1], [character_id])
     return event_types.reflection_formed(
         memory_id=str(reflection.pk),
         character_id=str(character_id),
