@@ -7,11 +7,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from characters.models import Character
 from eventlog.models import Event
 from interactions.models import Interaction
+from scenarios import services as scenario_services
 from scenarios.models import Scenario
 from scenarios.services import (
     clock_run,
@@ -120,6 +122,61 @@ def test_the_most_overdue_scenarios_go_first_and_the_batch_is_bounded(ecosystem)
     assert clock_tick(now=t0 + timedelta(seconds=2), limit=2) == 2
     turns = {s.pk: Scenario.objects.get(pk=s.pk).turn for s in scenarios}
     assert turns == {scenarios[0].pk: 0, scenarios[1].pk: 1, scenarios[2].pk: 1}
+
+
+@pytest.mark.django_db
+def test_a_skipped_turn_does_not_end_the_batch(ecosystem):
+    t0 = timezone.now()
+    tired = new_scenario(ecosystem, now=t0 - timedelta(seconds=3), names=("Ada", "Bo"))
+    Character.objects.filter(scenarios=tired).update(energy=0.0)  # nobody can talk: skipped
+    fresh = new_scenario(ecosystem, now=t0 - timedelta(seconds=2), names=("Cy", "Di"))
+    assert clock_tick(now=t0) == 1
+    assert (Scenario.objects.get(pk=tired.pk).turn, Scenario.objects.get(pk=fresh.pk).turn) == (
+        0,
+        1,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_template_backend_a_turn_is_played_in_its_claims_transaction(
+    ecosystem, monkeypatch
+):
+    """No claim is saved for lines written in the process: while they are written the
+    scenario row is still locked by the claiming transaction (another claimer skips it),
+    and nothing of the claim is visible outside it."""
+    assert connection.vendor == "postgresql", "row locks need PostgreSQL: run with make test"
+    scenario = new_scenario(ecosystem, now=timezone.now() - timedelta(seconds=3))
+    seen = []
+    generate = scenario_services.turn_generate
+
+    def look_from_outside(claim):
+        def other_connection() -> None:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT claim_token FROM scenarios_scenario WHERE id = %s "
+                        "FOR UPDATE SKIP LOCKED",
+                        [scenario.pk],
+                    )
+                    seen.append(("rows a claimer may take", cursor.fetchall()))
+                    cursor.execute(
+                        "SELECT claim_token FROM scenarios_scenario WHERE id = %s", [scenario.pk]
+                    )
+                    seen.append(("claim token saved", cursor.fetchone()[0]))
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=other_connection)
+        thread.start()
+        thread.join(timeout=10)
+        return generate(claim)
+
+    monkeypatch.setattr(scenario_services, "turn_generate", look_from_outside)
+    assert clock_tick() == 1
+    assert seen == [("rows a claimer may take", []), ("claim token saved", None)]
+    scenario.refresh_from_db()
+    assert (scenario.turn, scenario.claim_token) == (1, None)
+    assert Interaction.objects.filter(scenario=scenario, turn=1).count() == 1
 
 
 @pytest.mark.django_db
