@@ -27,8 +27,6 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 from django.db.models import UUIDField
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from characters.models import Character
 from core.db import insert_statement, rows_execute, rows_fetch, rows_insert, rows_mark_saved
@@ -52,6 +50,8 @@ from .recalled import RecalledMemory
 RECALL_PAIR_RECENT = 10
 RECALL_TOP_IMPORTANT = 5
 REFLECTION_WINDOW = 40  # at most this many memories since the last reflection are read
+# Query texts embedded per process and model (4,096 x 256 float32: 4 MiB).
+QUERY_VECTOR_CACHE_SIZE = 4096
 RETENTION_SLACK = 0.1  # prune once a stream holds 10% more than the retention
 SNAPPED_SENTIMENT = -0.05
 KIND_SENTIMENT = 0.05
@@ -133,29 +133,49 @@ def memory_embedding(text: str) -> Embedding:
 
 
 def query_vector(text: str) -> np.ndarray | None:
-    embedding = memory_embedding(text)
-    if not embedding.vector:
+    """``text``'s vector to rank memories or lore against (read-only: it may be shared), or
+    None while the model is absent or loading."""
+    model = embedder_ready()
+    if model is None:
         return None
-    return np.frombuffer(embedding.vector, dtype=np.float32)
+    return _query_vector(model, text)
+
+
+@lru_cache(maxsize=QUERY_VECTOR_CACHE_SIZE)
+def _query_vector(model: Embedder, text: str) -> np.ndarray:
+    """What an exchange is about repeats (a scenario's few pairs and four interaction types
+    in one setting): each query text is embedded once per process and model (~3% of a
+    scenario worker's time when embedded on every turn, py-spy)."""
+    vector = model.embed([text])[0].astype(np.float32)
+    vector.flags.writeable = False
+    return vector
 
 
 # --- recall -------------------------------------------------------------------------------
 
 _RECALL_COLUMNS = (
-    "id, character_id, counterpart_id, kind, text, heard, importance, created, "
+    "id, character_id, counterpart_id, kind, text, heard, importance, {created_epoch}, "
     "interaction_type, sentiment, embedding, embedding_model, embedding_dimension"
 )
+# ``created`` as seconds since the epoch, all a recall needs of it: the database's own
+# arithmetic instead of a timestamp parsed in Python for every candidate (that parsing was
+# a tenth of the recall's time, py-spy).
+_CREATED_EPOCH = {
+    "postgresql": "date_part('epoch', created)",
+    "sqlite": "(julianday(created) - 2440587.5) * 86400.0",
+}
 
 
 @lru_cache(maxsize=1)
 def _recall_branches() -> tuple[str, str]:
     table = connection.ops.quote_name(Memory._meta.db_table)
+    columns = _RECALL_COLUMNS.format(created_epoch=_CREATED_EPOCH[connection.vendor])
     pair = (
-        f"SELECT * FROM (SELECT {_RECALL_COLUMNS} FROM {table} "  # noqa: S608
+        f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
         "WHERE character_id = %s AND counterpart_id = %s ORDER BY created DESC LIMIT %s) AS {alias}"
     )
     top = (
-        f"SELECT * FROM (SELECT {_RECALL_COLUMNS} FROM {table} "  # noqa: S608
+        f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
         "WHERE character_id = %s ORDER BY importance DESC LIMIT %s) AS {alias}"
     )
     return pair, top
@@ -201,7 +221,7 @@ def memories_recall(
         candidates = list(by_speaker.get(speaker_id, {}).values())
         if not candidates:
             continue
-        ages = [max(0.0, (now - memory.created).total_seconds()) for memory in candidates]
+        ages = [max(0.0, now.timestamp() - memory.created_epoch) for memory in candidates]
         scores = scoring.retrieval_scores(
             ages_seconds=ages,
             importances=[memory.importance for memory in candidates],
@@ -239,7 +259,7 @@ class _Candidate:
     text: str
     heard: str
     importance: float
-    created: datetime
+    created_epoch: float
     interaction_type: str
     sentiment: float
     embedding: bytes
@@ -248,11 +268,6 @@ class _Candidate:
 
     @classmethod
     def of(cls, row: tuple[Any, ...]) -> _Candidate:
-        created = row[7]
-        if isinstance(created, str):  # SQLite
-            created = parse_datetime(created)
-        if created is not None and timezone.is_naive(created):
-            created = timezone.make_aware(created, UTC)
         return cls(
             id=_as_uuid(row[0]),
             character_id=_as_uuid(row[1]),
@@ -261,7 +276,7 @@ class _Candidate:
             text=row[4],
             heard=row[5],
             importance=float(row[6]),
-            created=created,
+            created_epoch=float(row[7]),
             interaction_type=row[8],
             sentiment=float(row[9]),
             embedding=bytes(row[10] or b""),
