@@ -138,14 +138,16 @@ def query_vector(text: str) -> np.ndarray | None:
     model = embedder_ready()
     if model is None:
         return None
-    return _query_vector(model, text)
+    return _query_vector(model.name, text)
 
 
 @lru_cache(maxsize=QUERY_VECTOR_CACHE_SIZE)
-def _query_vector(model: Embedder, text: str) -> np.ndarray:
+def _query_vector(model_name: str, text: str) -> np.ndarray:
     """What an exchange is about repeats (a scenario's few pairs and four interaction types
     in one setting): each query text is embedded once per process and model (~3% of a
     scenario worker's time when embedded on every turn, py-spy)."""
+    model = _loaded[model_name]
+    assert model is not None  # query_vector asks only once it is loaded
     vector = model.embed([text])[0].astype(np.float32)
     vector.flags.writeable = False
     return vector
@@ -527,8 +529,8 @@ class _Source:
     importance: float
     sentiment: float
     interaction_type: str
-    strength_after: float | None
-    trust_after: float | None
+    strength_after: float
+    trust_after: float
 
 
 @lru_cache(maxsize=1)
@@ -576,8 +578,8 @@ def _reflection_sources(character_id: uuid.UUID) -> list[_Source]:
             importance=float(row[2]),
             sentiment=float(row[3]),
             interaction_type=row[4],
-            strength_after=row[5],
-            trust_after=row[6],
+            strength_after=float(row[5]),
+            trust_after=float(row[6]),
         )
         for row in rows
     ]
