@@ -34,7 +34,7 @@ from characters.personality import BigFive
 from characters.selectors import character_state, character_state_now
 from characters.services import character_emotion
 from core import metrics
-from core.db import rows_fetch, rows_select, rows_update
+from core.db import model_columns, model_from_row, rows_fetch, rows_select, rows_update
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from eventlog import types as event_types
 from eventlog.services import events_append
@@ -822,8 +822,7 @@ def _claim_next(*, now: datetime) -> TurnClaim | bool | None:
         )
         if not found:
             return None
-        scenario_id, has_messages = found[0]
-        (scenario,) = rows_select(Scenario, "id = %s", [scenario_id])
+        scenario, has_messages = model_from_row(Scenario, found[0]), found[0][-1]
         # The tick's start, or later when a long batch has taken time.
         clock_now = max(now, timezone.now())
         if scenario_elapsed_seconds(scenario=scenario, now=clock_now) >= scenario_duration_seconds(
@@ -850,16 +849,17 @@ def _claim_next(*, now: datetime) -> TurnClaim | bool | None:
 @lru_cache(maxsize=2)
 def _due_sql(vendor: str) -> str:
     """The most overdue active scenario that no other claimer holds (locked, the others
-    skipped), and whether a person's message waits in it: written once, where the ORM
-    compiled the same query on every claim (a tenth of a scenario worker's time,
-    py-spy). Parameters: the active status, the clock's time."""
+    skipped), its whole row (``core.db.model_columns``, not read again) and whether a
+    person's message waits in it: written once, where the ORM compiled the same query on
+    every claim (a tenth of a scenario worker's time, py-spy). Parameters: the active
+    status, the clock's time."""
     scenarios = connection.ops.quote_name(Scenario._meta.db_table)
     messages = connection.ops.quote_name(UserMessage._meta.db_table)
     lock = (
         " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     )
     return (
-        f"SELECT s.id, EXISTS (SELECT 1 FROM {messages} m "  # noqa: S608 (quoted names)
+        f"SELECT {model_columns(Scenario)}, EXISTS (SELECT 1 FROM {messages} m "  # noqa: S608
         "WHERE m.scenario_id = s.id AND m.answered_at IS NULL) "
         f"FROM {scenarios} s WHERE s.status = %s AND s.next_tick_at <= %s "
         f"ORDER BY s.next_tick_at, s.id LIMIT 1{lock}"

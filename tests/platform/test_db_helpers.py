@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from characters.models import Character
-from core.db import rows_insert, rows_select, rows_update
+from core.db import model_columns, model_from_row, rows_fetch, rows_insert, rows_select, rows_update
 from eventlog.models import Event
 from eventlog.services import events_append
 from interactions.models import Interaction
@@ -34,6 +34,21 @@ def test_rows_select_reads_what_the_orm_reads_in_primary_key_order(ecosystem):
     for row in rows:
         assert fields_of(row) == fields_of(Character.objects.get(pk=row.pk))
         assert row._state.adding is False  # saved rows, as the ORM gives them
+
+
+def test_model_columns_read_a_whole_row_alongside_something_more(ecosystem):
+    character = CharacterFactory(ecosystem=ecosystem, greetings=["Hello there."])
+    table = connection.ops.quote_name(Character._meta.db_table)
+
+    (row,) = rows_fetch(
+        f"SELECT {model_columns(Character)}, 41 + 1 FROM {table} WHERE id = %s",
+        [character.pk],
+    )
+
+    read = model_from_row(Character, row)
+    assert fields_of(read) == fields_of(Character.objects.get(pk=character.pk))
+    assert read._state.adding is False
+    assert row[-1] == 42
 
 
 def test_rows_select_applies_the_database_converters(ecosystem):
