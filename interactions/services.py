@@ -123,6 +123,9 @@ class InteractionPlan:
     # Each speaker's recalled memories and the lore it knows for the exchange (by id).
     memories: dict[uuid.UUID, tuple[RecalledMemory, ...]] = field(default_factory=dict)
     lore: dict[uuid.UUID, tuple[LoreFact, ...]] = field(default_factory=dict)
+    # Both directions of the pair's regard as read, when the caller holds the pair's rows
+    # locked in its transaction (``PairSnapshot.locked``): the apply reads nothing again.
+    locked_regards: dict[tuple[uuid.UUID, uuid.UUID], Relationship] | None = None
 
 
 @dataclass(frozen=True)
@@ -230,11 +233,16 @@ def _read_relationships(
 
 
 def _pair_relationships(
-    initiator: Character, target: Character
+    initiator: Character,
+    target: Character,
+    found: dict[tuple[uuid.UUID, uuid.UUID], Relationship] | None = None,
 ) -> tuple[Relationship, Relationship]:
-    """Both directions of the pair, locked; a direction that does not exist yet comes new
-    and unsaved (``_state.adding``): the caller inserts it with its moved values."""
-    found = _read_relationships(initiator, target, for_update=True)
+    """Both directions of the pair, locked (read here, or ``found`` by a caller that holds
+    them locked); a direction that does not exist yet comes new and unsaved
+    (``_state.adding``): the caller inserts it with its moved values."""
+    if found is None:
+        found = _read_relationships(initiator, target, for_update=True)
+    found = dict(found)
     for a, b in ((initiator, target), (target, initiator)):
         if (a.pk, b.pk) not in found:
             found[(a.pk, b.pk)] = Relationship(
@@ -385,11 +393,14 @@ def interaction_process(
 
 @dataclass(frozen=True)
 class PairSnapshot:
-    """Rows a caller has just read without locks (a scenario turn's cast and the
-    relationships among them): the plan takes the pair from them instead of reading it."""
+    """Rows a caller has just read (a scenario turn's cast and the relationships among
+    them): the plan takes the pair from them instead of reading it. ``locked``: read
+    ``FOR NO KEY UPDATE`` in the transaction the apply will run in (an in-process backend's
+    scenario turn), so they are the current rows and the apply does not read them again."""
 
     characters: Mapping[uuid.UUID, Character]
     relationships: Mapping[tuple[uuid.UUID, uuid.UUID], Relationship]
+    locked: bool = False
 
 
 def interaction_plan(
@@ -409,12 +420,14 @@ def interaction_plan(
     NotFoundError or InteractionRefused when the interaction cannot happen now (the apply
     step checks again)."""
     pair = (initiator_id, target_id)
+    locked_regards = None
     if known is not None and initiator_id != target_id and set(pair) <= known.characters.keys():
         initiator, target = (known.characters[character_id] for character_id in pair)
         directions = (pair, pair[::-1])
         regards = {
             key: known.relationships[key] for key in directions if key in known.relationships
         }
+        locked_regards = regards if known.locked else None
     else:
         initiator, target = _load_pair(
             initiator_id=initiator_id, target_id=target_id, owner_id=owner_id, for_update=False
@@ -451,6 +464,7 @@ def interaction_plan(
         owner_id=owner_id,
         memories=memories,
         lore=lore,
+        locked_regards=locked_regards,
     )
 
 
@@ -604,18 +618,23 @@ def interaction_apply(
     are the transaction's last statement, sent with its COMMIT (``atomic_with_events``)."""
     started = time.perf_counter() if started is None else started
     embedding = lines.embedding or _exchange_embedding(lines.content, lines.response)
+    # Rows the caller read locked are current only inside the caller's transaction.
+    locked = plan.locked_regards if connection.in_atomic_block else None
     with atomic_with_events() as events:
-        initiator, target = _load_pair(
-            initiator_id=plan.initiator.pk,
-            target_id=plan.target.pk,
-            owner_id=plan.owner_id,
-            for_update=True,
-        )
+        if locked is not None:
+            initiator, target = plan.initiator, plan.target
+        else:
+            initiator, target = _load_pair(
+                initiator_id=plan.initiator.pk,
+                target_id=plan.target.pk,
+                owner_id=plan.owner_id,
+                for_update=True,
+            )
         now = now or timezone.now()
         character_state_now(character=initiator, now=now)
         character_state_now(character=target, now=now)
         _check_feasible(initiator, target)
-        regards = _pair_relationships(initiator, target)
+        regards = _pair_relationships(initiator, target, locked)
         regard_of_target, regard_of_initiator = regards
         changes, content_sentiment, response_sentiment = _exchange_effects(
             plan,

@@ -549,18 +549,23 @@ def _cast_sql() -> str:
     return f"SELECT character_id FROM {through} WHERE scenario_id = %s"  # noqa: S608
 
 
-def _cast_snapshot(scenario: Scenario) -> tuple[list[Character], dict[Any, Relationship]]:
-    """The scenario's characters (in primary-key order) and the relationships among them,
-    read without locks: two fixed statements (``core.db.rows_select``; the ORM's compile of
-    the relation and the filters cost more than the reads, on every turn)."""
+def _cast_snapshot(
+    scenario: Scenario, *, for_update: bool
+) -> tuple[list[Character], dict[Any, Relationship]]:
+    """The scenario's characters (in primary-key order) and the relationships among them:
+    two fixed statements (``core.db.rows_select``; the ORM's compile of the relation and the
+    filters cost more than the reads, on every turn). Without locks, or ``for_update`` locked
+    as an interaction locks its pair (characters, then relationships, each in primary-key
+    order) when the turn is applied in this transaction (``_claim_settle``)."""
     cast_sql, scenario_id = _cast_sql(), uuid.UUID(str(scenario.pk))
-    cast = rows_select(Character, f"id IN ({cast_sql})", [scenario_id])
+    cast = rows_select(Character, f"id IN ({cast_sql})", [scenario_id], for_update=for_update)
     relationships = {
         (rel.from_character_id, rel.to_character_id): rel
         for rel in rows_select(
             Relationship,
             f"from_character_id IN ({cast_sql}) AND to_character_id IN ({cast_sql})",
             [scenario_id, scenario_id],
+            for_update=for_update,
         )
     }
     return cast, relationships
@@ -631,7 +636,10 @@ def _claim_locked(
         if may_have_messages
         else None
     )
-    cast, relationships = _cast_snapshot(scenario)
+    # Played in this transaction (an in-process backend): the cast locked now, and the
+    # engine's apply reads none of it again.
+    in_place = _generates_in_process()
+    cast, relationships = _cast_snapshot(scenario, for_update=in_place)
     direction = _direct(scenario, cast, relationships, turn=turn, now=now, pending=pending)
     if direction is None:
         logger.info(
@@ -658,6 +666,7 @@ def _claim_locked(
             known=PairSnapshot(
                 characters={character.pk: character for character in cast},
                 relationships=relationships,
+                locked=in_place,
             ),
         )
     except InteractionRefused as refusal:

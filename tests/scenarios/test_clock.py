@@ -142,8 +142,8 @@ def test_with_the_template_backend_a_turn_is_played_in_its_claims_transaction(
     ecosystem, monkeypatch
 ):
     """No claim is saved for lines written in the process: while they are written the
-    scenario row is still locked by the claiming transaction (another claimer skips it),
-    and nothing of the claim is visible outside it."""
+    scenario row and its cast are still locked by the claiming transaction (another claimer
+    skips them), and nothing of the claim is visible outside it."""
     assert connection.vendor == "postgresql", "row locks need PostgreSQL: run with make test"
     scenario = new_scenario(ecosystem, now=timezone.now() - timedelta(seconds=3))
     seen = []
@@ -163,6 +163,12 @@ def test_with_the_template_backend_a_turn_is_played_in_its_claims_transaction(
                         "SELECT claim_token FROM scenarios_scenario WHERE id = %s", [scenario.pk]
                     )
                     seen.append(("claim token saved", cursor.fetchone()[0]))
+                    cursor.execute(
+                        "SELECT id FROM characters_character WHERE id IN (%s, %s) "
+                        "FOR NO KEY UPDATE SKIP LOCKED",
+                        [claim.plan.initiator.pk, claim.plan.target.pk],
+                    )
+                    seen.append(("speakers free to change", cursor.fetchall()))
             finally:
                 connection.close()
 
@@ -173,7 +179,11 @@ def test_with_the_template_backend_a_turn_is_played_in_its_claims_transaction(
 
     monkeypatch.setattr(scenario_services, "turn_generate", look_from_outside)
     assert clock_tick() == 1
-    assert seen == [("rows a claimer may take", []), ("claim token saved", None)]
+    assert seen == [
+        ("rows a claimer may take", []),
+        ("claim token saved", None),
+        ("speakers free to change", []),
+    ]
     scenario.refresh_from_db()
     assert (scenario.turn, scenario.claim_token) == (1, None)
     assert Interaction.objects.filter(scenario=scenario, turn=1).count() == 1
