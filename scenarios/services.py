@@ -499,6 +499,8 @@ class TurnClaim:
     plan: InteractionPlan
     person_message: UserMessage | None
     scheduled: bool  # True for the clock (next tick from ``due``), False when played by hand
+    # Played in the claiming transaction, its cast read locked (an in-process backend).
+    in_place: bool
 
 
 def _turn_seed(scenario: Scenario, turn: int) -> int:
@@ -684,6 +686,7 @@ def _claim_locked(
         plan=plan,
         person_message=answered,
         scheduled=scheduled,
+        in_place=in_place,
     )
 
 
@@ -778,7 +781,7 @@ def _claim_settle(scenario: Scenario, claim: TurnClaim | None) -> TurnClaim | bo
     if claim is None:
         rows_update([scenario], ["next_tick_at", "claim_token"])
         return False
-    if _generates_in_process():
+    if claim.in_place:
         return _turn_finish(scenario, claim, _turn_lines(claim))
     rows_update([scenario], ["next_tick_at", "claim_token"])
     return claim
