@@ -628,9 +628,10 @@ def _claim_locked(
     scheduled: bool,
     may_have_messages: bool = True,
 ) -> TurnClaim | None:
-    """Plan turn ``turn`` of a locked, active scenario at ``turn - 1`` and stamp the claim
-    (saved by the caller's transaction). None when nobody can talk (everyone too tired) or
-    the engine refuses: the turn is skipped and its number stays free for the next tick."""
+    """Plan turn ``turn`` of a locked, active scenario at ``turn - 1``: the claim, which
+    ``_claim_settle`` plays in place or stamps on the scenario. None when nobody can talk
+    (everyone too tired) or the engine refuses: the turn is skipped and its number stays
+    free for the next tick."""
     pending = (
         UserMessage.objects.filter(scenario=scenario, answered_at__isnull=True)
         .order_by("created", "pk")
@@ -674,11 +675,9 @@ def _claim_locked(
     except InteractionRefused as refusal:
         logger.info("Scenario %s turn %s skipped: %s", scenario.pk, turn, refusal)
         return None
-    scenario.claim_token = uuid.uuid4()
-    scenario.next_tick_at = now + timedelta(seconds=_claim_lease_seconds())
     return TurnClaim(
         scenario_id=scenario.pk,
-        token=scenario.claim_token,
+        token=uuid.uuid4(),
         turn=turn,
         due=due,
         now=now,
@@ -762,7 +761,7 @@ def _turn_lines(claim: TurnClaim) -> InteractionLines | None:
     leave the scenario claimed until the lease ends."""
     try:
         return turn_generate(claim)
-    except Exception:
+    except Exception:  # any backend bug: logged, and the turn skipped (not raised)
         logger.exception("Scenario %s turn %s: generation failed.", claim.scenario_id, claim.turn)
         return None
 
@@ -775,16 +774,17 @@ def _claim_settle(scenario: Scenario, claim: TurnClaim | None) -> TurnClaim | bo
       right here, in the claiming transaction, with the scenario row still locked (other
       claimers skip it): True when played. Saving the claim only to lock the row again to
       apply it was two of the turn's three transactions' worth of round trips.
-    * A remote model: the claim is saved and answered, to be generated outside any
-      transaction and applied by ``turn_apply``.
+    * A remote model: the claim is saved (its token, and ``next_tick_at`` pushed to the
+      lease) and answered, to be generated outside any transaction and applied by
+      ``turn_apply``.
     """
-    if claim is None:
-        rows_update([scenario], ["next_tick_at", "claim_token"])
-        return False
-    if claim.in_place:
+    if claim is not None and claim.in_place:
         return _turn_finish(scenario, claim, _turn_lines(claim))
+    if claim is not None:
+        scenario.claim_token = claim.token
+        scenario.next_tick_at = claim.now + timedelta(seconds=_claim_lease_seconds())
     rows_update([scenario], ["next_tick_at", "claim_token"])
-    return claim
+    return claim if claim is not None else False
 
 
 def _next_tick(due: datetime, *, tick_seconds: float, now: datetime) -> datetime:
