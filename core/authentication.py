@@ -2,20 +2,75 @@
 hand-written statement (``rows_select``). Every API request reads its user; the ORM's
 ``get()`` spends more compiling that query than the query takes: simplejwt's ``get_user``
 took ~1.05 ms and this one ~0.37 ms (medians on the real PostgreSQL; docs/architecture.md,
-"Decisions")."""
+"Decisions").
 
+A token's signature and claims are checked once per process: the validated token is kept
+(``_validated``, keyed by the token's exact bytes) and only its expiry is checked again on
+the next request that carries it. PyJWT's decode was ~3% of a Daphne process's CPU under
+bench_interactions, for an answer that cannot change until the token expires. simplejwt
+builds its verifying backend, and so reads the signing key, once per process too: a new
+key takes a restart either way."""
+
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from .db import rows_select
 
+# Validated tokens kept per process: an access token lives minutes, and a client sends the
+# same one with every request until then.
+VALIDATED_TOKENS_KEPT = 1024
+
+
+class _ValidatedTokens:
+    """The last ``VALIDATED_TOKENS_KEPT`` tokens that passed validation, by their raw bytes
+    (least recently used dropped first)."""
+
+    def __init__(self) -> None:
+        self._tokens: OrderedDict[bytes, Token] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> Token | None:
+        with self._lock:
+            token = self._tokens.get(key)
+            if token is not None:
+                self._tokens.move_to_end(key)
+        if token is None:
+            return None
+        try:
+            token.check_exp(current_time=aware_utcnow())
+        except TokenError:
+            return None  # expired since: validation again gives the client its usual error
+        return token
+
+    def put(self, key: bytes, token: Token) -> None:
+        with self._lock:
+            self._tokens[key] = token
+            if len(self._tokens) > VALIDATED_TOKENS_KEPT:
+                self._tokens.popitem(last=False)
+
+
+_validated = _ValidatedTokens()
+
 
 class JWTAuthentication(authentication.JWTAuthentication):
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        key = bytes(raw_token)
+        token = _validated.get(key)
+        if token is None:
+            token = super().get_validated_token(raw_token)
+            _validated.put(key, token)
+        return token
+
     def get_user(self, validated_token: Any) -> Any:
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
         if (

@@ -243,6 +243,10 @@ def graph_sync_queued_key(ecosystem_id: EntityId) -> str:
     return f"graph-sync-queued:{ecosystem_id}"
 
 
+# When this process last queued each ecosystem's sync task itself (time.monotonic()).
+_queued_here: dict[EntityId, float] = {}
+
+
 def graph_sync_enqueue(
     *, relationship_ids: Sequence[int], ecosystem_id: EntityId | None = None
 ) -> None:
@@ -253,26 +257,37 @@ def graph_sync_enqueue(
     a change committed before the clearing is sent by that task and one committed after it
     queues the next. A busy ecosystem costs one cache write per change instead of one task,
     and the task sends everything pending in one batch. The task starts
-    ``GRAPH_SYNC_DELAY_SECONDS`` after it was queued, which gathers more changes into it."""
+    ``GRAPH_SYNC_DELAY_SECONDS`` after it was queued, which gathers more changes into it.
+
+    For the first half of that delay after this process queued the task, it does not even
+    ask the cache: the task cannot have started, so it will send this change (committed
+    already). That spares most interactions of a busy process a Redis round trip."""
     if not graph_is_configured() or not relationship_ids:
         return
     from .tasks import graph_sync_relationships
 
-    try:
-        if ecosystem_id is not None and not cache.add(
-            graph_sync_queued_key(ecosystem_id), 1, timeout=GRAPH_SYNC_QUEUED_FLAG_SECONDS
-        ):
+    delay = settings.GRAPH_SYNC_DELAY_SECONDS
+    if ecosystem_id is not None:
+        queued_at = _queued_here.get(ecosystem_id)
+        if queued_at is not None and time.monotonic() - queued_at < delay / 2:
             return
-    except (RedisError, OSError) as error:
-        logger.warning("graph sync flag unavailable (%s); enqueueing anyway", error)
+        try:
+            if not cache.add(
+                graph_sync_queued_key(ecosystem_id), 1, timeout=GRAPH_SYNC_QUEUED_FLAG_SECONDS
+            ):
+                return
+        except (RedisError, OSError) as error:
+            logger.warning("graph sync flag unavailable (%s); enqueueing anyway", error)
+    queued_at = time.monotonic()
     try:
-        graph_sync_relationships.apply_async(
-            (list(relationship_ids),), countdown=settings.GRAPH_SYNC_DELAY_SECONDS or None
-        )
+        graph_sync_relationships.apply_async((list(relationship_ids),), countdown=delay or None)
     except (KombuOperationalError, OSError) as error:
         # The change is committed and stays pending: the reconcile sends it. An unreachable
         # broker must not turn a successful interaction into an error.
         logger.warning("graph sync not enqueued (%s); the reconcile will send it", error)
+        return
+    if ecosystem_id is not None:
+        _queued_here[ecosystem_id] = queued_at
 
 
 def graph_remove_enqueue(
@@ -405,6 +420,7 @@ def _mark_sent(sent: Sequence[tuple[int, int]]) -> int:
 def _send_rows(rows: Sequence[tuple[Any, ...]]) -> SyncReport:
     if not rows:
         return SyncReport()
+    _schema_install_once()
     started = time.perf_counter()
     nodes, relationships, sent = _payload(rows)
     written = _write_batch(nodes, relationships)
@@ -574,13 +590,29 @@ def graph_remove_orphans(
 # --------------------------------------------------------------------------- schema
 
 
+# Whether this process has installed the schema: its first send does (_send_rows).
+_schema_installed = False
+
+
 def graph_install_constraints() -> list[str]:
     """The unique constraint on Character.uid and the index on ecosystem_id. ``IF NOT
     EXISTS`` makes running it twice harmless. Returns the statements run."""
+    global _schema_installed
     graph_require_configured()
     for statement in GRAPH_SCHEMA_STATEMENTS:
         graph_cypher(statement)
+    _schema_installed = True
     return list(GRAPH_SCHEMA_STATEMENTS)
+
+
+def _schema_install_once() -> None:
+    """Before a process's first send. Without the unique constraint, concurrent MERGEs of
+    one character (a worker's prefork processes) each create a node: the duplicates then
+    stop the constraint from ever being created. ``make run-full`` and the tests install it
+    up front; a worker started any other way (``make bench``, a deployment that skipped
+    the command) installs it here."""
+    if not _schema_installed:
+        graph_install_constraints()
 
 
 # --------------------------------------------------------------------------- delete hook

@@ -56,6 +56,26 @@ def test_an_expired_access_token_answers_401(user):
     assert client.get("/api/v1/ecosystems").status_code == 401
 
 
+def test_a_token_accepted_before_answers_401_once_it_expires(user):
+    """Validated tokens are kept per process (core.authentication): being kept must not
+    extend a token's life."""
+    import time
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(seconds=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/ecosystems").status_code == 200
+    assert client.get("/api/v1/ecosystems").status_code == 200  # now from the kept token
+    time.sleep(1.1)
+    response = client.get("/api/v1/ecosystems")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+
+
 def test_tokens_are_signed_with_a_key_separate_from_secret_key(user):
     from django.conf import settings
 

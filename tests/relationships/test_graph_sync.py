@@ -212,6 +212,32 @@ def test_running_the_sync_twice_changes_nothing(graph):
     ) == [rel.version for rel in Relationship.objects.filter(ecosystem=ecosystem)]
 
 
+def test_a_process_installs_the_unique_constraint_before_its_first_send(graph, monkeypatch):
+    """A worker started without ``install_graph_constraints`` (make bench did) must not
+    MERGE without the constraint: concurrent MERGEs would duplicate characters."""
+    from relationships import graph as graph_module
+
+    def constraint_exists() -> bool:
+        return bool(
+            cypher(
+                "SHOW CONSTRAINTS YIELD name WHERE name = $name RETURN name",
+                {"name": "constraint_unique_Character_uid"},
+            )
+        )
+
+    ecosystem = EcosystemFactory()
+    a, b = cast_of(ecosystem, 2)
+    relationship_make(a, b, strength=0.4, trust=0.7, version=1)
+    cypher("DROP CONSTRAINT constraint_unique_Character_uid IF EXISTS")
+    monkeypatch.setattr(graph_module, "_schema_installed", False)  # a fresh process
+    try:
+        assert not constraint_exists()
+        assert graph_sync_pending(ecosystem_id=ecosystem.pk).sent == 1
+        assert constraint_exists()
+    finally:
+        call_command("install_graph_constraints", stdout=io.StringIO())
+
+
 def test_a_reordered_older_version_never_replaces_a_newer_one(graph):
     ecosystem = EcosystemFactory()
     a, b = cast_of(ecosystem, 2)
