@@ -160,6 +160,15 @@ def dialogue_backend() -> DialogueBackend:
     )
 
 
+def generates_in_process() -> bool:
+    """True when the backend writes lines in this process in a millisecond or two (the
+    template backend), not by asking a model that answers in seconds. Its interactions and
+    scenario turns are planned, generated and applied in one transaction on rows read
+    locked: holding a pair's locks for a millisecond costs less than reading the pair twice
+    (docs/architecture.md, "One interaction")."""
+    return dialogue_backend().name == "template"
+
+
 def character_speaker(character: Character) -> Speaker:
     """The dialogue backends' view of a character."""
     return Speaker(
@@ -376,18 +385,33 @@ def interaction_process(
 ) -> InteractionResult:
     """Plan, generate and apply one interaction. ``owner`` scopes the characters to one
     user's ecosystems (API callers); ``content`` None lets the initiator's own voice open.
-    Raises NotFoundError (404) or InteractionRefused (409); writes nothing then."""
+    Raises NotFoundError (404) or InteractionRefused (409); writes nothing then.
+
+    A model that answers in seconds is asked between the plan (no locks) and the apply (a
+    short transaction). The in-process template backend's three steps run in the apply's
+    transaction instead, the plan reading the pair and their regard locked, so the apply
+    does not read them again (``generates_in_process``)."""
     started = time.perf_counter()
-    plan = interaction_plan(
-        initiator_id=initiator_id,
-        target_id=target_id,
-        interaction_type=interaction_type,
-        content=content,
-        owner_id=owner.pk if owner is not None else None,
-        scenario=scenario,
-        seed=seed,
-    )
-    lines = interaction_generate(plan=plan)
+
+    def plan_and_generate(*, lock: bool) -> tuple[InteractionPlan, InteractionLines]:
+        plan = interaction_plan(
+            initiator_id=initiator_id,
+            target_id=target_id,
+            interaction_type=interaction_type,
+            content=content,
+            owner_id=owner.pk if owner is not None else None,
+            scenario=scenario,
+            seed=seed,
+            lock=lock,
+        )
+        return plan, interaction_generate(plan=plan)
+
+    if generates_in_process():
+        with atomic_with_events() as events:
+            plan, lines = plan_and_generate(lock=True)
+            interaction = _apply_in(events, plan=plan, lines=lines, now=None, started=started)
+        return _result(interaction, events)
+    plan, lines = plan_and_generate(lock=False)
     return interaction_apply(plan=plan, lines=lines, started=started)
 
 
@@ -414,11 +438,13 @@ def interaction_plan(
     seed: int = 0,
     now: datetime | None = None,
     known: PairSnapshot | None = None,
+    lock: bool = False,
 ) -> InteractionPlan:
     """The plan step: a snapshot of the pair, both directions of their relationship and
     their recent exchange, read without locks (or taken from ``known``). Raises
     NotFoundError or InteractionRefused when the interaction cannot happen now (the apply
-    step checks again)."""
+    step checks again). ``lock``: the pair and their regard are read ``FOR NO KEY UPDATE``
+    in the caller's transaction, where the apply will take them as they are."""
     pair = (initiator_id, target_id)
     locked_regards = None
     if known is not None and initiator_id != target_id and set(pair) <= known.characters.keys():
@@ -430,9 +456,10 @@ def interaction_plan(
         locked_regards = regards if known.locked else None
     else:
         initiator, target = _load_pair(
-            initiator_id=initiator_id, target_id=target_id, owner_id=owner_id, for_update=False
+            initiator_id=initiator_id, target_id=target_id, owner_id=owner_id, for_update=lock
         )
-        regards = _read_relationships(initiator, target, for_update=False)
+        regards = _read_relationships(initiator, target, for_update=lock)
+        locked_regards = regards if lock else None
     now = now or timezone.now()
     character_state_now(character=initiator, now=now)
     character_state_now(character=target, now=now)
@@ -617,81 +644,100 @@ def interaction_apply(
     raised before anything is written, so the caller's transaction stays usable. The events
     are the transaction's last statement, sent with its COMMIT (``atomic_with_events``)."""
     started = time.perf_counter() if started is None else started
-    embedding = lines.embedding or _exchange_embedding(lines.content, lines.response)
-    # Rows the caller read locked are current only inside the caller's transaction.
-    locked = plan.locked_regards if connection.in_atomic_block else None
     with atomic_with_events() as events:
-        if locked is not None:
-            initiator, target = plan.initiator, plan.target
-        else:
-            initiator, target = _load_pair(
-                initiator_id=plan.initiator.pk,
-                target_id=plan.target.pk,
-                owner_id=plan.owner_id,
-                for_update=True,
-            )
-        now = now or timezone.now()
-        character_state_now(character=initiator, now=now)
-        character_state_now(character=target, now=now)
-        _check_feasible(initiator, target)
-        regards = _pair_relationships(initiator, target, locked)
-        regard_of_target, regard_of_initiator = regards
-        changes, content_sentiment, response_sentiment = _exchange_effects(
-            plan,
-            lines,
-            initiator=initiator,
-            target=target,
-            regards=regards,
-            now=now,
-        )
-        rows_update([initiator, target], CHARACTER_STATE_FIELDS)
-        rows_update([rel for rel in regards if not rel._state.adding], RELATIONSHIP_FIELDS)
-        rows_insert([rel for rel in regards if rel._state.adding])
-        interaction = Interaction(
-            ecosystem_id=initiator.ecosystem_id,
-            scenario_id=plan.scenario.scenario_id if plan.scenario else None,
-            turn=plan.scenario.turn if plan.scenario else None,
-            initiator=initiator,
-            target=target,
-            interaction_type=plan.interaction_type,
-            content=lines.content,
-            response=lines.response,
-            content_sentiment=content_sentiment,
-            response_sentiment=response_sentiment,
-            relationship_change=_relationship_change(changes),
-            emotional_states={
-                str(initiator.pk): character_state(initiator, emotion_key="label"),
-                str(target.pk): character_state(target, emotion_key="label"),
-            },
-            user_message_id=plan.scenario.user_message_id if plan.scenario else None,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            drew_on=list(lines.drew_on),
-        )
-        rows_insert([interaction])
-        memory_events = _form_memories(
-            interaction, initiator=initiator, target=target, changes=changes, embedding=embedding
-        )
-        _append_events(
-            events,
-            interaction,
-            initiator=initiator,
-            target=target,
-            changes=changes,
-            extra_events=memory_events,
-        )
-        relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
-        ecosystem_id = initiator.ecosystem_id
-        transaction.on_commit(
-            lambda: graph_sync_enqueue(relationship_ids=relationship_ids, ecosystem_id=ecosystem_id)
-        )
-        elapsed_seconds = time.perf_counter() - started
-        transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
+        interaction = _apply_in(events, plan=plan, lines=lines, now=now, started=started)
+    return _result(interaction, events)
+
+
+def _result(interaction: Interaction, events: EventBatch) -> InteractionResult:
+    """What the caller answers, once the apply's transaction has committed."""
     return InteractionResult(
         interaction=interaction,
         relationship_change=interaction.relationship_change,
         emotional_state=interaction.emotional_states,
         event_seq=events.rows[-1].seq,
     )
+
+
+def _apply_in(
+    events: EventBatch,
+    *,
+    plan: InteractionPlan,
+    lines: InteractionLines,
+    now: datetime | None,
+    started: float,
+) -> Interaction:
+    """The apply step's work, in the transaction of ``atomic_with_events`` that yielded
+    ``events``."""
+    embedding = lines.embedding or _exchange_embedding(lines.content, lines.response)
+    # Rows the caller read locked are current only inside the caller's transaction.
+    locked = plan.locked_regards if connection.in_atomic_block else None
+    if locked is not None:
+        initiator, target = plan.initiator, plan.target
+    else:
+        initiator, target = _load_pair(
+            initiator_id=plan.initiator.pk,
+            target_id=plan.target.pk,
+            owner_id=plan.owner_id,
+            for_update=True,
+        )
+    now = now or timezone.now()
+    character_state_now(character=initiator, now=now)
+    character_state_now(character=target, now=now)
+    _check_feasible(initiator, target)
+    regards = _pair_relationships(initiator, target, locked)
+    regard_of_target, regard_of_initiator = regards
+    changes, content_sentiment, response_sentiment = _exchange_effects(
+        plan,
+        lines,
+        initiator=initiator,
+        target=target,
+        regards=regards,
+        now=now,
+    )
+    rows_update([initiator, target], CHARACTER_STATE_FIELDS)
+    rows_update([rel for rel in regards if not rel._state.adding], RELATIONSHIP_FIELDS)
+    rows_insert([rel for rel in regards if rel._state.adding])
+    interaction = Interaction(
+        ecosystem_id=initiator.ecosystem_id,
+        scenario_id=plan.scenario.scenario_id if plan.scenario else None,
+        turn=plan.scenario.turn if plan.scenario else None,
+        initiator=initiator,
+        target=target,
+        interaction_type=plan.interaction_type,
+        content=lines.content,
+        response=lines.response,
+        content_sentiment=content_sentiment,
+        response_sentiment=response_sentiment,
+        relationship_change=_relationship_change(changes),
+        emotional_states={
+            str(initiator.pk): character_state(initiator, emotion_key="label"),
+            str(target.pk): character_state(target, emotion_key="label"),
+        },
+        user_message_id=plan.scenario.user_message_id if plan.scenario else None,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        drew_on=list(lines.drew_on),
+    )
+    rows_insert([interaction])
+    memory_events = _form_memories(
+        interaction, initiator=initiator, target=target, changes=changes, embedding=embedding
+    )
+    _append_events(
+        events,
+        interaction,
+        initiator=initiator,
+        target=target,
+        changes=changes,
+        extra_events=memory_events,
+    )
+    relationship_ids = [regard_of_target.pk, regard_of_initiator.pk]
+    ecosystem_id = initiator.ecosystem_id
+    transaction.on_commit(
+        lambda: graph_sync_enqueue(relationship_ids=relationship_ids, ecosystem_id=ecosystem_id)
+    )
+    elapsed_seconds = time.perf_counter() - started
+    transaction.on_commit(lambda: metrics.interaction_latency_observe(elapsed_seconds))
+    return interaction
 
 
 def _exchange_effects(

@@ -48,6 +48,7 @@ from interactions.services import (
     ScenarioContext,
     character_speaker,
     dialogue_backend,
+    generates_in_process,
     interaction_apply,
     interaction_generate,
     interaction_plan,
@@ -641,7 +642,7 @@ def _claim_locked(
     )
     # Played in this transaction (an in-process backend): the cast locked now, and the
     # engine's apply reads none of it again.
-    in_place = _generates_in_process()
+    in_place = generates_in_process()
     cast, relationships = _cast_snapshot(scenario, for_update=in_place)
     direction = _direct(scenario, cast, relationships, turn=turn, now=now, pending=pending)
     if direction is None:
@@ -883,12 +884,6 @@ def _seconds_until_next_due(*, now: datetime) -> float | None:
         earliest=Min("next_tick_at")
     )["earliest"]
     return None if earliest is None else (earliest - now).total_seconds()
-
-
-def _generates_in_process() -> bool:
-    """True when the backend writes lines in this process in microseconds (the template
-    backend): its turns are generated inline, with no thread hop."""
-    return dialogue_backend().name == "template"
 
 
 @lru_cache(maxsize=1)

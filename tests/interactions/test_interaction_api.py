@@ -234,3 +234,53 @@ def test_concurrent_interactions_on_one_pair_lose_no_update(user, ecosystem):
     assert (
         Event.objects.filter(ecosystem=ecosystem, type="character_interaction").count() == succeeded
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_template_backend_the_pair_is_read_once_and_stays_locked_while_it_speaks(
+    api, pair, monkeypatch
+):
+    """The in-process backend's interaction is planned, generated and applied in one
+    transaction (interactions.services.generates_in_process): the pair is read once, locked,
+    and nobody else can change it while the lines are written."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from interactions import services
+
+    assert connection.vendor == "postgresql", "row locks need PostgreSQL: run with make test"
+    mira, tobias = pair
+    seen = []
+    generate = services.interaction_generate
+
+    def look_from_outside(*, plan):
+        def other_connection() -> None:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT id FROM characters_character WHERE id IN (%s, %s) "
+                        "FOR NO KEY UPDATE SKIP LOCKED",
+                        [mira.pk, tobias.pk],
+                    )
+                    seen.append(cursor.fetchall())
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=other_connection)
+        thread.start()
+        thread.join(timeout=10)
+        return generate(plan=plan)
+
+    monkeypatch.setattr(services, "interaction_generate", look_from_outside)
+    with CaptureQueriesContext(connection) as queries:
+        response = interact(api, mira, tobias)
+
+    assert response.status_code == 201, response.content
+    assert seen == [[]]  # both speakers locked while their lines were written
+    pair_reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT") and 'FROM "characters_character"' in query["sql"]
+    ]
+    assert len(pair_reads) == 1
+    assert "FOR NO KEY UPDATE" in pair_reads[0]

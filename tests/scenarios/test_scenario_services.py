@@ -301,7 +301,7 @@ def test_a_speaker_archived_while_the_lines_are_written_skips_the_turn_and_frees
     # transaction stays usable, the turn is skipped and the scenario is free for its next tick.
     # Lines written outside the claim's transaction, as a remote model's are (in-process
     # lines are written with the cast locked: nobody can archive a speaker meanwhile).
-    monkeypatch.setattr(scenario_services, "_generates_in_process", lambda: False)
+    monkeypatch.setattr(scenario_services, "generates_in_process", lambda: False)
     scenario = start(ecosystem, cast)
     written = scenario_services.turn_generate
 
