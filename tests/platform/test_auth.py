@@ -65,12 +65,13 @@ def test_a_token_accepted_before_answers_401_once_it_expires(user):
     from rest_framework_simplejwt.tokens import AccessToken
 
     token = AccessToken.for_user(user)
-    token.set_exp(lifetime=timedelta(seconds=1))
+    # "exp" is in whole seconds (rounded down): at least 2 s left for the first requests.
+    token.set_exp(lifetime=timedelta(seconds=3))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert client.get("/api/v1/ecosystems").status_code == 200
     assert client.get("/api/v1/ecosystems").status_code == 200  # now from the kept token
-    time.sleep(1.1)
+    time.sleep(max(0.0, token["exp"] - time.time()) + 0.1)
     response = client.get("/api/v1/ecosystems")
     assert response.status_code == 401
     assert response.json()["code"] == "token_not_valid"
