@@ -27,11 +27,13 @@ import httpx
 
 from bench.common import (
     LeanHTTPClient,
+    cpu_seconds,
     daphne_servers,
     engine_warm_up,
     payload,
     play,
     play_history,
+    postgres_cpu_seconds,
     print_table,
     refill_energy,
     setup_django,
@@ -205,7 +207,10 @@ def main() -> None:
         server, round_trip, refused_seq = sequential(urls[0], ids)
     refill_energy(ecosystem_id)
     with daphne_servers(2) as urls:
+        cpu_before = cpu_seconds(urls.pids), postgres_cpu_seconds()
         ok, refused, elapsed, server_concurrent = asyncio.run(throughput(urls, ids))
+        web_cpu = cpu_seconds(urls.pids) - cpu_before[0]
+        postgres_cpu = postgres_cpu_seconds() - cpu_before[1]
     refill_energy(ecosystem_id)
     engine_played, engine_refused = engine_throughput(ids)
     refill_energy(ecosystem_id)
@@ -247,6 +252,20 @@ def main() -> None:
         "Sustained rate, two Daphne processes",
         ["seconds", "interactions", "refused (409)", "interactions/s", "target"],
         [[round(elapsed, 1), ok, refused, ok / elapsed, ">= 200/s"]],
+    )
+    # CPU per interaction moves less than the rate when the shared machine is slow for a
+    # while, so it tells a change's effect from the machine's.
+    print_table(
+        "CPU time per interaction in that run (ms; two cores = 2,000 ms per second)",
+        ["web (both Daphne)", "PostgreSQL", "together", "cores busy"],
+        [
+            [
+                1000 * web_cpu / max(ok, 1),
+                1000 * postgres_cpu / max(ok, 1),
+                1000 * (web_cpu + postgres_cpu) / max(ok, 1),
+                (web_cpu + postgres_cpu) / elapsed,
+            ]
+        ],
     )
     print_table(
         "The engine without HTTP: interaction_process in two worker processes",

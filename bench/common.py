@@ -84,9 +84,16 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"server at {url} did not answer within {timeout} s (see var/log/)")
 
 
+class Servers(list[str]):
+    """Base URLs of started servers, with their process ids (``pids``)."""
+
+    pids: list[int]
+
+
 @contextmanager
-def daphne_servers(count: int) -> Iterator[list[str]]:
-    """Start ``count`` Daphne processes on free loopback ports; yield their base URLs."""
+def daphne_servers(count: int) -> Iterator[Servers]:
+    """Start ``count`` Daphne processes on free loopback ports; yield their base URLs
+    (``.pids``: their process ids)."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
     processes, urls = [], []
     try:
@@ -116,7 +123,9 @@ def daphne_servers(count: int) -> Iterator[list[str]]:
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
             wait_for_http(f"{url}/api/v1/health")
-        yield urls
+        servers = Servers(urls)
+        servers.pids = [process.pid for process in processes]
+        yield servers
     finally:
         for process in processes:
             process.terminate()
@@ -125,6 +134,44 @@ def daphne_servers(count: int) -> Iterator[list[str]]:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time the processes ``pids`` have used so far (Linux ``/proc``)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended: its time is in its parent's children's time
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time PostgreSQL has used so far: the postmaster, its live backends and the
+    backends that have ended (the postmaster's children's time)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    postmaster = _parent_of(Path(f"/proc/{backend}"))  # a loopback server: our own machine
+    children = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _parent_of(entry) == postmaster
+    ]
+    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    ended = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
+    return cpu_seconds([postmaster, *children]) + ended
+
+
+def _parent_of(proc_entry: Path) -> int:
+    try:
+        return int((proc_entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return -1
 
 
 class LeanHTTPClient:
