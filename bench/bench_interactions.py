@@ -8,7 +8,9 @@ The sustained run keeps 16 keep-alive connections busy for 30 s from a raw-socke
 cast of 1,000, so that few characters talk themselves too tired (409) in the run; any answer
 other than 201 or 409 stops the benchmark. The graph sync is queued as in production (at
 most one pending task per ecosystem); no Celery worker runs it here (bench_graph_lag
-measures that path). Another table runs the engine without HTTP (``interaction_process`` in
+measures that path). The CPU time both Daphne processes and PostgreSQL spend in the run is
+printed per interaction, a figure that moves less than the rate on a shared machine.
+Another table runs the engine without HTTP (``interaction_process`` in
 two processes, as the scenario clock's workers call it), to tell the engine's cost from the
 web stack's, and a last one times the engine's three steps (plan, generate, apply).
 Before anything is measured the cast plays ``HISTORY`` interactions in process and the
