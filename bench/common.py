@@ -136,42 +136,47 @@ def daphne_servers(count: int) -> Iterator[Servers]:
                 process.kill()
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU time the processes ``pids`` have used so far (Linux ``/proc``)."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (Linux), None once the
+    process has ended: [0] state, [1] parent, [11] utime, [12] stime, [13] cutime, [14]
+    cstime, in clock ticks."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def cpu_seconds(pids: Sequence[int], *, ended_children_of: int | None = None) -> float:
+    """User + system CPU time the processes ``pids`` have used so far, and that of the
+    ended children of ``ended_children_of`` (one of them)."""
     ticks = 0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # ended: its time is in its parent's children's time
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        fields = _proc_stat(pid)
+        if fields is not None:  # else ended: its time is in its parent's children's time
+            ticks += int(fields[11]) + int(fields[12])
+            if pid == ended_children_of:
+                ticks += int(fields[13]) + int(fields[14])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU time PostgreSQL has used so far: the postmaster, its live backends and the
-    backends that have ended (the postmaster's children's time)."""
+    """CPU time PostgreSQL (a loopback server: this machine's) has used so far: the
+    postmaster, its live backends and the backends that have ended."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (backend,) = cursor.fetchone()
-    postmaster = _parent_of(Path(f"/proc/{backend}"))  # a loopback server: our own machine
-    children = [
-        int(entry.name)
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit() and _parent_of(entry) == postmaster
-    ]
-    fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
-    ended = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
-    return cpu_seconds([postmaster, *children]) + ended
+    postmaster = _parent(backend)
+    assert postmaster is not None
+    running = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    children = [pid for pid in running if _parent(pid) == postmaster]
+    return cpu_seconds([postmaster, *children], ended_children_of=postmaster)
 
 
-def _parent_of(proc_entry: Path) -> int:
-    try:
-        return int((proc_entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        return -1
+def _parent(pid: int) -> int | None:
+    fields = _proc_stat(pid)
+    return int(fields[1]) if fields is not None else None
 
 
 class LeanHTTPClient:

@@ -11,8 +11,7 @@ bench_interactions, for an answer that cannot change until the token expires. si
 builds its verifying backend, and so reads the signing key, once per process too: a new
 key takes a restart either way."""
 
-import threading
-from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -31,44 +30,21 @@ from .db import rows_select
 VALIDATED_TOKENS_KEPT = 1024
 
 
-class _ValidatedTokens:
-    """The last ``VALIDATED_TOKENS_KEPT`` tokens that passed validation, by their raw bytes
-    (least recently used dropped first)."""
-
-    def __init__(self) -> None:
-        self._tokens: OrderedDict[bytes, Token] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes) -> Token | None:
-        with self._lock:
-            token = self._tokens.get(key)
-            if token is not None:
-                self._tokens.move_to_end(key)
-        if token is None:
-            return None
-        try:
-            token.check_exp(current_time=aware_utcnow())
-        except TokenError:
-            return None  # expired since: validation again gives the client its usual error
-        return token
-
-    def put(self, key: bytes, token: Token) -> None:
-        with self._lock:
-            self._tokens[key] = token
-            if len(self._tokens) > VALIDATED_TOKENS_KEPT:
-                self._tokens.popitem(last=False)
-
-
-_validated = _ValidatedTokens()
+@lru_cache(maxsize=VALIDATED_TOKENS_KEPT)
+def _validated(raw_token: bytes) -> Token:
+    """simplejwt's validation of ``raw_token``, once per process (a refusal raises, and
+    is not kept)."""
+    return authentication.JWTAuthentication().get_validated_token(raw_token)
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
     def get_validated_token(self, raw_token: bytes) -> Token:
-        key = bytes(raw_token)
-        token = _validated.get(key)
-        if token is None:
-            token = super().get_validated_token(raw_token)
-            _validated.put(key, token)
+        token = _validated(bytes(raw_token))
+        try:
+            token.check_exp(current_time=aware_utcnow())
+        except TokenError:
+            # Expired since it was kept: validated afresh, for simplejwt's usual 401.
+            return super().get_validated_token(raw_token)
         return token
 
     def get_user(self, validated_token: Any) -> Any:

@@ -2,10 +2,13 @@
 (var/services.env is loaded by `make test`)."""
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -15,6 +18,26 @@ from tests.factories import CharacterFactory, EcosystemFactory, UserFactory
 
 def token_for(user) -> str:
     return str(RefreshToken.for_user(user).access_token)
+
+
+def from_another_connection(queries: Callable[[Any], Any]) -> Any:
+    """Run ``queries(cursor)`` on another thread's connection, in a transaction of its own:
+    what another request or worker sees right now (committed rows, row locks held here).
+    Answers what ``queries`` returns."""
+    answer: list[Any] = []
+
+    def other_connection() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                answer.append(queries(cursor))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_connection)
+    thread.start()
+    thread.join(timeout=10)
+    assert answer, "the other connection did not answer"
+    return answer[0]
 
 
 def client_for(user) -> APIClient:

@@ -13,7 +13,7 @@ from interactions.apis import (
 )
 from interactions.models import Interaction
 from relationships.models import Relationship
-from tests.conftest import client_for
+from tests.conftest import client_for, from_another_connection
 from tests.factories import CharacterFactory, EcosystemFactory
 
 pytestmark = pytest.mark.django_db
@@ -243,7 +243,6 @@ def test_with_the_template_backend_the_pair_is_read_once_and_stays_locked_while_
     """The in-process backend's interaction is planned, generated and applied in one
     transaction (interactions.services.generates_in_process): the pair is read once, locked,
     and nobody else can change it while the lines are written."""
-    from django.db import transaction
     from django.test.utils import CaptureQueriesContext
 
     from interactions import services
@@ -254,21 +253,15 @@ def test_with_the_template_backend_the_pair_is_read_once_and_stays_locked_while_
     generate = services.interaction_generate
 
     def look_from_outside(*, plan):
-        def other_connection() -> None:
-            try:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT id FROM characters_character WHERE id IN (%s, %s) "
-                        "FOR NO KEY UPDATE SKIP LOCKED",
-                        [mira.pk, tobias.pk],
-                    )
-                    seen.append(cursor.fetchall())
-            finally:
-                connection.close()
+        def queries(cursor) -> list:
+            cursor.execute(
+                "SELECT id FROM characters_character WHERE id IN (%s, %s) "
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                [mira.pk, tobias.pk],
+            )
+            return cursor.fetchall()
 
-        thread = threading.Thread(target=other_connection)
-        thread.start()
-        thread.join(timeout=10)
+        seen.append(from_another_connection(queries))
         return generate(plan=plan)
 
     monkeypatch.setattr(services, "interaction_generate", look_from_outside)

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from characters.models import Character
@@ -23,6 +23,7 @@ from scenarios.services import (
     scenario_resume,
 )
 from scenarios.tasks import scenarios_clock_tick
+from tests.conftest import from_another_connection
 from tests.factories import CharacterFactory
 
 SOCIABLE = dict(
@@ -150,31 +151,24 @@ def test_with_the_template_backend_a_turn_is_played_in_its_claims_transaction(
     generate = scenario_services.turn_generate
 
     def look_from_outside(claim):
-        def other_connection() -> None:
-            try:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT claim_token FROM scenarios_scenario WHERE id = %s "
-                        "FOR UPDATE SKIP LOCKED",
-                        [scenario.pk],
-                    )
-                    seen.append(("rows a claimer may take", cursor.fetchall()))
-                    cursor.execute(
-                        "SELECT claim_token FROM scenarios_scenario WHERE id = %s", [scenario.pk]
-                    )
-                    seen.append(("claim token saved", cursor.fetchone()[0]))
-                    cursor.execute(
-                        "SELECT id FROM characters_character WHERE id IN (%s, %s) "
-                        "FOR NO KEY UPDATE SKIP LOCKED",
-                        [claim.plan.initiator.pk, claim.plan.target.pk],
-                    )
-                    seen.append(("speakers free to change", cursor.fetchall()))
-            finally:
-                connection.close()
+        def queries(cursor) -> None:
+            cursor.execute(
+                "SELECT claim_token FROM scenarios_scenario WHERE id = %s FOR UPDATE SKIP LOCKED",
+                [scenario.pk],
+            )
+            seen.append(("rows a claimer may take", cursor.fetchall()))
+            cursor.execute(
+                "SELECT claim_token FROM scenarios_scenario WHERE id = %s", [scenario.pk]
+            )
+            seen.append(("claim token saved", cursor.fetchone()[0]))
+            cursor.execute(
+                "SELECT id FROM characters_character WHERE id IN (%s, %s) "
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                [claim.plan.initiator.pk, claim.plan.target.pk],
+            )
+            seen.append(("speakers free to change", cursor.fetchall()))
 
-        thread = threading.Thread(target=other_connection)
-        thread.start()
-        thread.join(timeout=10)
+        from_another_connection(queries)
         return generate(claim)
 
     monkeypatch.setattr(scenario_services, "turn_generate", look_from_outside)
